@@ -1,0 +1,44 @@
+"""Lucine's automation: `nox -s tests lint typecheck layers` (what CI runs)."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck", "layers"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = os.environ.get("LUCINE_NOX_PYTHON", "3.11")
+SOURCES = ["src", "tests", "noxfile.py", "dev.py", "bench"]
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit and contract tests on every adapter available here."""
+    session.install("-e", ".[test]")
+    profile = "ci" if os.environ.get("CI") == "true" else "dev"
+    session.run("pytest", f"--hypothesis-profile={profile}", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src."""
+    session.install("-e", ".[test]", "mypy>=1.13")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def layers(session: nox.Session) -> None:
+    """import-linter: the core imports only the standard library and attrs."""
+    session.install("-e", ".", "import-linter>=2.1")
+    session.run("lint-imports")
