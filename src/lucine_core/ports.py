@@ -1,0 +1,551 @@
+"""The ports: what the core needs from the outside world, as small typing.Protocols.
+
+Adapters implement them without inheriting; mypy checks conformance where the contract
+tests annotate their fixtures with these types. Ports that do I/O are async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+import attrs
+
+from lucine_core.audit import AuditEntry
+from lucine_core.enums import EventType, Language, SessionStatus, TicketStatus
+from lucine_core.events import AnalyticsEvent
+from lucine_core.kb import Answer, AnswerRequest, KnowledgeBaseItem, RetrievedItem
+from lucine_core.messages import Message
+from lucine_core.operators import Operator
+from lucine_core.queue import QueueEntry
+from lucine_core.session import ChatSession
+from lucine_core.tickets import InternalNote, Ticket
+
+__all__ = [
+    "AuditStore",
+    "Clock",
+    "EventPublisher",
+    "EventStore",
+    "IdFactory",
+    "KnowledgeBase",
+    "MessageStore",
+    "NoteStore",
+    "Notification",
+    "Notifier",
+    "OperatorStore",
+    "PasswordHasher",
+    "QueueStore",
+    "RealtimeEvent",
+    "Responder",
+    "SessionStore",
+    "TicketStore",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+]
+
+
+class KnowledgeBase(Protocol):
+    """The shop's question/answer items and retrieval over them."""
+
+    async def search(
+        self, query: str, *, language: Language | None = None, limit: int = 3
+    ) -> Sequence[RetrievedItem]:
+        """Return up to ``limit`` items that may answer ``query``, best first.
+
+        Scores are calibrated confidences in [0, 1]. An empty or meaningless query
+        returns an empty sequence rather than raising. ``language`` is a hint (the
+        visitor's language) that may favour items written in it.
+        """
+        ...
+
+    async def get(self, item_id: str) -> KnowledgeBaseItem:
+        """Return one item.
+
+        Raises:
+            NotFoundError: no item has that id.
+        """
+        ...
+
+    async def list_items(self) -> Sequence[KnowledgeBaseItem]:
+        """Return every item, ordered by id."""
+        ...
+
+    async def upsert(self, item: KnowledgeBaseItem) -> None:
+        """Add the item, or replace the item with the same id; searchable on return."""
+        ...
+
+    async def delete(self, item_id: str) -> None:
+        """Remove one item.
+
+        Raises:
+            NotFoundError: no item has that id.
+        """
+        ...
+
+    async def replace_all(self, items: Sequence[KnowledgeBaseItem]) -> None:
+        """Replace the whole knowledge base at once (an import).
+
+        Raises:
+            ValidationError: two items share an id; nothing is changed then.
+        """
+        ...
+
+
+class Responder(Protocol):
+    """Writes the assistant's reply to a visitor's question."""
+
+    async def answer(self, request: AnswerRequest) -> Answer:
+        """Answer the question, citing only ids of ``request.retrieved`` as sources.
+
+        Raises:
+            ExternalServiceError: the model or service behind it failed or timed out.
+        """
+        ...
+
+
+class SessionStore(Protocol):
+    """Chat sessions with their state history."""
+
+    async def add(self, session: ChatSession) -> None:
+        """Store a new session (version 0 becomes 1).
+
+        Raises:
+            ConflictError: a session with that id exists.
+        """
+        ...
+
+    async def get(self, session_id: str) -> ChatSession:
+        """Return a fresh copy of the session; changing it changes nothing stored.
+
+        Raises:
+            NotFoundError: no such session.
+        """
+        ...
+
+    async def update(self, session: ChatSession) -> None:
+        """Store the session if nobody changed it since it was read, and bump its version.
+
+        Raises:
+            ConcurrencyError: the stored version differs from ``session.version``.
+            NotFoundError: no such session.
+        """
+        ...
+
+    async def list(
+        self,
+        *,
+        statuses: Sequence[SessionStatus] | None = None,
+        operator_id: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[ChatSession]:
+        """Sessions in the given states (all if None), most recently active first."""
+        ...
+
+    async def list_inactive_since(self, cutoff: datetime, *, limit: int) -> Sequence[ChatSession]:
+        """Sessions not ENDED whose last activity is at or before ``cutoff``, oldest first."""
+        ...
+
+    async def list_created_before(self, cutoff: datetime, *, limit: int) -> Sequence[str]:
+        """Ids of sessions whose last activity is before ``cutoff`` (for retention)."""
+        ...
+
+    async def count_by_status(self) -> Mapping[SessionStatus, int]:
+        """How many sessions are in each state (absent states have none)."""
+        ...
+
+    async def loads(self) -> Mapping[str, int]:
+        """How many chats each operator holds now (WITH_OPERATOR or WAITING_CLIENT)."""
+        ...
+
+    async def delete(self, session_id: str) -> None:
+        """Remove the session and its history (idempotent)."""
+        ...
+
+
+class MessageStore(Protocol):
+    """Messages of sessions, in their sequence order."""
+
+    async def add(self, message: Message) -> None:
+        """Store a message.
+
+        Raises:
+            ConflictError: the session already has a message with that sequence number.
+        """
+        ...
+
+    async def list(
+        self, session_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> Sequence[Message]:
+        """Messages with seq > ``after_seq``, in order, at most ``limit``."""
+        ...
+
+    async def last(self, session_id: str, count: int) -> Sequence[Message]:
+        """The last ``count`` messages of the session, oldest first."""
+        ...
+
+    async def delete_for_session(self, session_id: str) -> int:
+        """Remove a session's messages; returns how many."""
+        ...
+
+
+class OperatorStore(Protocol):
+    """Operator accounts."""
+
+    async def add(self, operator: Operator) -> None:
+        """Store a new operator.
+
+        Raises:
+            ConflictError: the id or the username is taken.
+        """
+        ...
+
+    async def get(self, operator_id: str) -> Operator:
+        """Return a copy of the operator.
+
+        Raises:
+            NotFoundError: no such operator.
+        """
+        ...
+
+    async def get_by_username(self, username: str) -> Operator:
+        """Return a copy of the operator with this (lower-case) username.
+
+        Raises:
+            NotFoundError: no such operator.
+        """
+        ...
+
+    async def update(self, operator: Operator) -> None:
+        """Store changes to an existing operator.
+
+        Raises:
+            NotFoundError: no such operator.
+        """
+        ...
+
+    async def list(self) -> Sequence[Operator]:
+        """Every operator, ordered by username."""
+        ...
+
+
+class QueueStore(Protocol):
+    """Requests for a human."""
+
+    async def add(self, entry: QueueEntry) -> None:
+        """Store a new WAITING entry.
+
+        Raises:
+            ConflictError: the session already has a WAITING entry.
+        """
+        ...
+
+    async def waiting_for(self, session_id: str) -> QueueEntry | None:
+        """The session's WAITING entry, if any."""
+        ...
+
+    async def list_waiting(self) -> Sequence[QueueEntry]:
+        """WAITING entries in queue order (priority, then request time)."""
+        ...
+
+    async def claim(self, session_id: str, operator_id: str, at: datetime) -> QueueEntry | None:
+        """Atomically turn the session's WAITING entry into ASSIGNED to ``operator_id``.
+
+        Returns None when there is no WAITING entry (never queued, already claimed or
+        cancelled); of two concurrent claims exactly one gets the entry.
+        """
+        ...
+
+    async def cancel(self, session_id: str, at: datetime, reason: str) -> QueueEntry | None:
+        """Cancel the session's WAITING entry, if any, and return it."""
+        ...
+
+    async def recent_waits(self, since: datetime) -> Sequence[timedelta]:
+        """How long the entries assigned since ``since`` waited."""
+        ...
+
+    async def delete_for_session(self, session_id: str) -> int:
+        """Remove a session's entries; returns how many."""
+        ...
+
+
+class TicketStore(Protocol):
+    """Tickets."""
+
+    async def add(self, ticket: Ticket) -> None:
+        """Store a new ticket.
+
+        Raises:
+            ConflictError: a ticket with that id exists.
+        """
+        ...
+
+    async def get(self, ticket_id: str) -> Ticket:
+        """Return a copy of the ticket.
+
+        Raises:
+            NotFoundError: no such ticket.
+        """
+        ...
+
+    async def update(self, ticket: Ticket) -> None:
+        """Store changes to an existing ticket.
+
+        Raises:
+            NotFoundError: no such ticket.
+        """
+        ...
+
+    async def list(
+        self,
+        *,
+        statuses: Sequence[TicketStatus] | None = None,
+        session_id: str | None = None,
+        email: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Ticket]:
+        """Tickets matching every given filter, newest first."""
+        ...
+
+    async def delete(self, ticket_id: str) -> None:
+        """Remove a ticket (idempotent)."""
+        ...
+
+
+class NoteStore(Protocol):
+    """Operators' internal notes."""
+
+    async def add(self, note: InternalNote) -> None:
+        """Store a note."""
+        ...
+
+    async def list(self, session_id: str) -> Sequence[InternalNote]:
+        """A session's notes, oldest first (in the order written when times are equal)."""
+        ...
+
+    async def delete_for_session(self, session_id: str) -> int:
+        """Remove a session's notes; returns how many."""
+        ...
+
+
+class EventStore(Protocol):
+    """Analytics events."""
+
+    async def add(self, events: Sequence[AnalyticsEvent]) -> None:
+        """Append events (ids are assigned by the store)."""
+        ...
+
+    async def list(
+        self,
+        *,
+        types: Sequence[EventType] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        session_id: str | None = None,
+        limit: int | None = None,
+    ) -> Sequence[AnalyticsEvent]:
+        """Events matching every filter (``since`` inclusive, ``until`` exclusive), oldest first."""
+        ...
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        """Remove events older than ``cutoff``; returns how many."""
+        ...
+
+    async def delete_for_session(self, session_id: str) -> int:
+        """Remove a session's events; returns how many."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The append-only audit trail."""
+
+    async def add(self, entry: AuditEntry) -> None:
+        """Append an entry (its id is assigned by the store)."""
+        ...
+
+    async def list(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        subject: str | None = None,
+        limit: int = 200,
+    ) -> Sequence[AuditEntry]:
+        """Entries matching every filter, newest first."""
+        ...
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        """Remove entries older than ``cutoff`` (retention); returns how many."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every store: committed together or not at all.
+
+    Used as ``async with uow_factory() as uow: ... await uow.commit()``; leaving the
+    block without commit rolls everything back.
+    """
+
+    @property
+    def sessions(self) -> SessionStore:
+        """Chat sessions."""
+        ...
+
+    @property
+    def messages(self) -> MessageStore:
+        """Messages."""
+        ...
+
+    @property
+    def operators(self) -> OperatorStore:
+        """Operators."""
+        ...
+
+    @property
+    def queue(self) -> QueueStore:
+        """The waiting queue."""
+        ...
+
+    @property
+    def tickets(self) -> TicketStore:
+        """Tickets."""
+        ...
+
+    @property
+    def notes(self) -> NoteStore:
+        """Internal notes."""
+        ...
+
+    @property
+    def events(self) -> EventStore:
+        """Analytics events."""
+        ...
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit trail."""
+        ...
+
+    async def commit(self) -> None:
+        """Make every change of this unit durable and visible to others.
+
+        Raises:
+            ConcurrencyError: a conflicting transaction committed first; nothing was written.
+        """
+        ...
+
+    async def rollback(self) -> None:
+        """Discard every change of this unit."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back anything not committed."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a new unit of work for each use case."""
+
+    def __call__(self) -> UnitOfWork:
+        """A new, not yet begun, unit of work."""
+        ...
+
+
+class Clock(Protocol):
+    """The time; tests move it by hand."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class IdFactory(Protocol):
+    """New identifiers."""
+
+    def session_id(self) -> str:
+        """An unguessable session id (at least 128 random bits, URL-safe)."""
+        ...
+
+    def new_id(self) -> str:
+        """A unique id for any other record."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """One-way password hashing."""
+
+    def hash(self, password: str) -> str:
+        """Hash a password for storage.
+
+        Raises:
+            ValidationError: the password is empty or too long.
+        """
+        ...
+
+    def verify(self, password: str, hashed: str) -> bool:
+        """True when ``password`` matches ``hashed``; False for any malformed input."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class Notification:
+    """Something people should hear about outside the dashboard.
+
+    Attributes:
+        kind: ``no_operator_online``, ``ticket_created``, ``sla_warning``, ``sla_breached``.
+        subject: One line.
+        body: Plain text.
+        data: Ids and labels for machines (webhooks).
+    """
+
+    kind: str
+    subject: str
+    body: str
+    data: Mapping[str, str] = attrs.Factory(dict)
+
+
+class Notifier(Protocol):
+    """Tells people outside the app (log, webhook, e-mail, SMS)."""
+
+    async def notify(self, notification: Notification) -> None:
+        """Deliver or queue the notification.
+
+        Raises:
+            ExternalServiceError: delivery failed; callers never let this fail a visitor.
+        """
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class RealtimeEvent:
+    """A small push to widgets and dashboards (ids and labels, not whole histories).
+
+    Attributes:
+        channel: ``session:<id>`` for one visitor, ``operators`` for the dashboards.
+        kind: ``message``, ``status``, ``queue``, ``ticket`` ...
+        data: Small JSON-able details.
+    """
+
+    channel: str
+    kind: str
+    data: Mapping[str, str | int | None] = attrs.Factory(dict)
+
+
+class EventPublisher(Protocol):
+    """Pushes realtime events to connected clients, after the change is committed."""
+
+    async def publish(self, event: RealtimeEvent) -> None:
+        """Send the event to every subscriber of its channel; never raises for delivery."""
+        ...

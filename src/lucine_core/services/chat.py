@@ -1,0 +1,352 @@
+"""Visitor-side use cases: a message, a smart action, polling, rating.
+
+A visitor's message is committed before the responder is asked anything, so a slow
+or failing model can never lose it; the reply is stored in a second transaction,
+and only if the chat is still the assistant's by then.
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from lucine_core import escalation as esc
+from lucine_core import events as ev
+from lucine_core.actors import ASSISTANT, VISITOR
+from lucine_core.enums import EscalationReason, Language, Sender, Trigger
+from lucine_core.errors import ExternalServiceError, ValidationError
+from lucine_core.kb import Answer, AnswerRequest, Turn
+from lucine_core.language import detect_language
+from lucine_core.messages import Message, MessageMeta, SmartActionView
+from lucine_core.phrases import say
+from lucine_core.ports import RealtimeEvent, UnitOfWork
+from lucine_core.services.common import (
+    OPERATORS_CHANNEL,
+    add_message,
+    message_event,
+    queue_info,
+    save_session,
+)
+from lucine_core.services.context import Services, publish_all, transaction
+from lucine_core.services.handoff import request_operator
+from lucine_core.services.views import ChatReply, EscalationOutcome, PollResult, QueueInfo
+from lucine_core.session import ChatSession
+from lucine_core.text import clean_text
+
+__all__ = ["continue_with_ai", "poll", "rate_chat", "smart_action", "visitor_message"]
+
+_MAX_POLL = 200
+
+
+@attrs.frozen(kw_only=True)
+class _Stored:
+    session: ChatSession
+    message: Message
+    new: bool
+
+
+async def visitor_message(services: Services, *, text: str, session_id: str | None) -> ChatReply:
+    """Store the visitor's message, then answer it unless an operator holds the chat.
+
+    Raises:
+        ValidationError: the text is empty, too long or has control characters.
+        NotFoundError: ``session_id`` is not a session this server issued.
+    """
+    text = clean_text(text)
+    stored = await transaction(
+        services, lambda uow: _store_visitor_message(uow, services, text, session_id)
+    )
+    session = stored.session
+    await publish_all(
+        services,
+        [
+            message_event(stored.message),
+            RealtimeEvent(
+                channel=OPERATORS_CHANNEL, kind="message", data={"sessionId": session.id}
+            ),
+        ],
+    )
+    if not session.allows(Trigger.ASSISTANT_ANSWERS):
+        return ChatReply(
+            session_id=session.id,
+            status=session.status,
+            reply=None,
+            language=session.language,
+            operator_name=await _operator_name(services, session),
+            visitor_seq=stored.message.seq,
+        )
+    return await _answer(services, session, text, stored.message.seq)
+
+
+async def _store_visitor_message(
+    uow: UnitOfWork, services: Services, text: str, session_id: str | None
+) -> _Stored:
+    now = services.clock.now()
+    session = await uow.sessions.get(session_id) if session_id else None
+    new = session is None or session.is_terminal
+    if session is None or session.is_terminal:
+        fallback = session.language if session else Language.IT
+        session = ChatSession.start(
+            session_id=services.ids.session_id(),
+            language=detect_language(text, fallback),
+            at=now,
+        )
+    else:
+        session.visitor_writes(now)
+        session.language = detect_language(text, session.language)
+    message = await add_message(uow, services, session, sender=Sender.USER, text=text, at=now)
+    await save_session(uow, session, new=new)
+    return _Stored(session=session, message=message, new=new)
+
+
+async def _answer(services: Services, session: ChatSession, text: str, seq: int) -> ChatReply:
+    started = time.perf_counter()
+    reasons = esc.visitor_reasons(text)
+    queued = await _is_queued(services, session.id)
+    if EscalationReason.VISITOR_ASKED in reasons and not queued:
+        answer = Answer(text=say("offer_human", session.language), confidence=1.0)
+        decision = esc.EscalationDecision(offer=True, reasons=reasons, state=esc.EscalationState())
+    else:
+        try:
+            answer = await _ask_responder(services, session, text)
+            decision = esc.assess_reply(
+                visitor_text=text,
+                answer=answer,
+                state=session.escalation,
+                policy=services.policies.escalation,
+            )
+        except ExternalServiceError:
+            answer = Answer(text=say("responder_failed", session.language))
+            decision = esc.assess_failure(
+                visitor_text=text, state=session.escalation, policy=services.policies.escalation
+            )
+        if (
+            decision.offer
+            and EscalationReason.LOW_CONFIDENCE in decision.reasons
+            and not answer.sources
+        ):
+            answer = attrs.evolve(answer, text=say("not_sure", session.language))
+    offer = decision.offer and not queued
+    actions = (
+        tuple(
+            SmartActionView(text=a.text, action=a.action)
+            for a in esc.smart_actions(session.language)
+        )
+        if offer
+        else ()
+    )
+    latency_ms = round((time.perf_counter() - started) * 1000)
+    return await _store_reply(
+        services,
+        session_id=session.id,
+        answer=answer,
+        decision=decision,
+        actions=actions,
+        latency_ms=latency_ms,
+        seq=seq,
+    )
+
+
+async def _ask_responder(services: Services, session: ChatSession, text: str) -> Answer:
+    policies = services.policies
+    retrieved = await services.kb.search(
+        text, language=session.language, limit=policies.retrieval_limit
+    )
+    async with services.uow() as uow:
+        earlier = await uow.messages.last(session.id, policies.history_turns + 1)
+    history = tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1])
+    answer = await services.responder.answer(
+        AnswerRequest(
+            question=text, language=session.language, history=history, retrieved=retrieved
+        )
+    )
+    allowed = {r.item.id for r in retrieved}
+    return attrs.evolve(answer, sources=tuple(s for s in answer.sources if s in allowed))
+
+
+async def _store_reply(
+    services: Services,
+    *,
+    session_id: str,
+    answer: Answer,
+    decision: esc.EscalationDecision,
+    actions: tuple[SmartActionView, ...],
+    latency_ms: int,
+    seq: int,
+) -> ChatReply:
+    reasons = tuple(r.value for r in decision.reasons) if actions else ()
+
+    async def work(uow: UnitOfWork) -> tuple[ChatSession, Message | None]:
+        session = await uow.sessions.get(session_id)
+        if not session.allows(Trigger.ASSISTANT_ANSWERS):
+            # An operator took over (or the chat closed) while the answer was written.
+            return session, None
+        now = services.clock.now()
+        session.apply(Trigger.ASSISTANT_ANSWERS, at=now, actor=ASSISTANT, reason="answer")
+        session.escalation = decision.state
+        meta = MessageMeta(
+            smart_actions=actions,
+            sources=answer.sources,
+            confidence=answer.confidence,
+            escalation_reasons=reasons,
+        )
+        message = await add_message(
+            uow,
+            services,
+            session,
+            sender=Sender.BOT,
+            text=answer.text,
+            at=now,
+            meta=meta,
+            response_ms=latency_ms,
+        )
+        session.record(
+            ev.KbAnswer(
+                sources=answer.sources,
+                confidence=answer.confidence,
+                latency_ms=latency_ms,
+                escalation_offered=bool(actions),
+                reasons=reasons,
+            ),
+            now,
+        )
+        await save_session(uow, session)
+        return session, message
+
+    session, message = await transaction(services, work)
+    if message is not None:
+        await publish_all(services, [message_event(message)])
+    return ChatReply(
+        session_id=session.id,
+        status=session.status,
+        reply=message,
+        smart_actions=actions if message else (),
+        sources=answer.sources if message else (),
+        confidence=answer.confidence if message else None,
+        language=session.language,
+        escalation_reasons=reasons if message else (),
+        queue=await _queue(services, session.id),
+        visitor_seq=seq,
+    )
+
+
+async def smart_action(
+    services: Services, *, session_id: str, action: str
+) -> EscalationOutcome | ChatReply:
+    """The visitor pressed a smart-action button.
+
+    Raises:
+        ValidationError: the action is not one the widget offers.
+        NotFoundError: unknown session.
+    """
+    if action == esc.REQUEST_OPERATOR:
+        await _record_click(services, session_id, action)
+        return await request_operator(services, session_id=session_id, trigger="smart_action")
+    if action == esc.CONTINUE_AI:
+        return await continue_with_ai(services, session_id=session_id)
+    raise ValidationError(field="action", reason="must be request_operator or continue_ai")
+
+
+async def _record_click(services: Services, session_id: str, action: str) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        session = await uow.sessions.get(session_id)
+        session.record(ev.SmartActionClicked(action=action), services.clock.now())
+        await uow.events.add(session.take_events())
+
+    await transaction(services, work)
+
+
+async def continue_with_ai(services: Services, *, session_id: str) -> ChatReply:
+    """The visitor chose to go on with the assistant: no new offer on the next answer."""
+
+    async def work(uow: UnitOfWork) -> tuple[ChatSession, Message]:
+        session = await uow.sessions.get(session_id)
+        now = services.clock.now()
+        session.record(ev.SmartActionClicked(action=esc.CONTINUE_AI), now)
+        if session.allows(Trigger.VISITOR_WRITES):
+            session.apply(Trigger.VISITOR_WRITES, at=now, actor=VISITOR, reason="continue with AI")
+        session.escalation = esc.after_continue_ai(session.escalation)
+        text = say("continue_ai", session.language)
+        message = await add_message(uow, services, session, sender=Sender.BOT, text=text, at=now)
+        await save_session(uow, session)
+        return session, message
+
+    session, message = await transaction(services, work)
+    await publish_all(services, [message_event(message)])
+    return ChatReply(
+        session_id=session.id, status=session.status, reply=message, language=session.language
+    )
+
+
+async def poll(services: Services, *, session_id: str, after_seq: int = 0) -> PollResult:
+    """What the widget shows: new messages, the state, the operator, the queue position.
+
+    Raises:
+        NotFoundError: unknown session.
+        ValidationError: ``after_seq`` is negative.
+    """
+    if after_seq < 0:
+        raise ValidationError(field="since", reason="must not be negative")
+    async with services.uow() as uow:
+        session = await uow.sessions.get(session_id)
+        messages = await uow.messages.list(session_id, after_seq=after_seq, limit=_MAX_POLL)
+        operator = (
+            await uow.operators.get(session.operator_id)
+            if session.is_held and session.operator_id
+            else None
+        )
+        queue = await queue_info(uow, services, session_id) if not session.is_held else None
+    return PollResult(
+        session_id=session.id,
+        status=session.status,
+        messages=messages,
+        operator_name=operator.display_name if operator else None,
+        queue=queue,
+        last_seq=messages[-1].seq if messages else after_seq,
+    )
+
+
+async def rate_chat(
+    services: Services, *, session_id: str, rating: int, comment: str | None = None
+) -> None:
+    """The visitor rates a closed chat from 1 to 5, with an optional comment.
+
+    Raises:
+        ValidationError: rating out of range or comment too long.
+        IllegalTransitionError: the chat is not closed.
+        NotFoundError: unknown session.
+    """
+    clean_comment = (
+        clean_text(comment, field="comment", max_length=1000)
+        if comment and comment.strip()
+        else None
+    )
+
+    async def work(uow: UnitOfWork) -> None:
+        session = await uow.sessions.get(session_id)
+        session.rate(rating, clean_comment, services.clock.now())
+        await save_session(uow, session)
+
+    await transaction(services, work)
+    await publish_all(
+        services,
+        [RealtimeEvent(channel=OPERATORS_CHANNEL, kind="rating", data={"sessionId": session_id})],
+    )
+
+
+async def _is_queued(services: Services, session_id: str) -> bool:
+    async with services.uow() as uow:
+        return await uow.queue.waiting_for(session_id) is not None
+
+
+async def _queue(services: Services, session_id: str) -> QueueInfo | None:
+    async with services.uow() as uow:
+        return await queue_info(uow, services, session_id)
+
+
+async def _operator_name(services: Services, session: ChatSession) -> str | None:
+    if not session.operator_id:
+        return None
+    async with services.uow() as uow:
+        return (await uow.operators.get(session.operator_id)).display_name

@@ -1,0 +1,162 @@
+"""Small steps shared by the use cases: saving a session with its events, auditing, queue info."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from lucine_core.actors import Actor
+from lucine_core.audit import AuditEntry
+from lucine_core.enums import AuditAction, Sender
+from lucine_core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from lucine_core.messages import Message, MessageMeta
+from lucine_core.operators import Operator
+from lucine_core.phrases import say
+from lucine_core.ports import RealtimeEvent, UnitOfWork
+from lucine_core.queue import estimate_wait, queue_position
+from lucine_core.services.context import Services
+from lucine_core.services.views import QueueInfo
+from lucine_core.session import ChatSession
+
+__all__ = [
+    "OPERATORS_CHANNEL",
+    "active_operator",
+    "add_message",
+    "message_event",
+    "queue_info",
+    "require_admin",
+    "save_session",
+    "session_channel",
+    "system_message",
+    "write_audit",
+]
+
+OPERATORS_CHANNEL = "operators"
+_WAIT_HISTORY = timedelta(hours=1)
+
+
+def session_channel(session_id: str) -> str:
+    """The realtime channel of one visitor's session."""
+    return f"session:{session_id}"
+
+
+async def save_session(uow: UnitOfWork, session: ChatSession, *, new: bool = False) -> None:
+    """Store the session (add or versioned update) and the events it recorded."""
+    if new:
+        await uow.sessions.add(session)
+    else:
+        await uow.sessions.update(session)
+    events = session.take_events()
+    if events:
+        await uow.events.add(events)
+
+
+async def add_message(
+    uow: UnitOfWork,
+    services: Services,
+    session: ChatSession,
+    *,
+    sender: Sender,
+    text: str,
+    at: datetime,
+    operator_id: str | None = None,
+    meta: MessageMeta = MessageMeta(),
+    response_ms: int | None = None,
+) -> Message:
+    """Append a message to the session and store it (the session is saved by the caller)."""
+    message = session.add_message(
+        message_id=services.ids.new_id(),
+        sender=sender,
+        text=text,
+        at=at,
+        operator_id=operator_id,
+        meta=meta,
+        response_ms=response_ms,
+    )
+    await uow.messages.add(message)
+    return message
+
+
+async def system_message(
+    uow: UnitOfWork,
+    services: Services,
+    session: ChatSession,
+    key: str,
+    *,
+    at: datetime,
+    kind: str | None = None,
+    operator_name: str | None = None,
+    **values: object,
+) -> Message:
+    """Append a SYSTEM message in the visitor's language."""
+    return await add_message(
+        uow,
+        services,
+        session,
+        sender=Sender.SYSTEM,
+        text=say(key, session.language, **values),
+        at=at,
+        meta=MessageMeta(kind=kind or key, operator_name=operator_name),
+    )
+
+
+async def write_audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: AuditAction,
+    at: datetime,
+    subject: str = "",
+    **details: str,
+) -> None:
+    """Append one line to the audit trail."""
+    await uow.audit.add(
+        AuditEntry(at=at, actor=str(actor), action=action, subject=subject, details=details)
+    )
+
+
+async def active_operator(uow: UnitOfWork, operator_id: str) -> Operator:
+    """Load an operator who may act now.
+
+    Raises:
+        AuthenticationError: unknown or disabled operator (a stale token, typically).
+    """
+    try:
+        operator = await uow.operators.get(operator_id)
+    except NotFoundError:
+        raise AuthenticationError() from None
+    if operator.disabled:
+        raise AuthenticationError()
+    return operator
+
+
+def require_admin(operator: Operator, action: str) -> None:
+    """Raise unless the operator is an admin.
+
+    Raises:
+        PermissionDeniedError: not an admin.
+    """
+    if not operator.is_admin:
+        raise PermissionDeniedError(action=action)
+
+
+async def queue_info(uow: UnitOfWork, services: Services, session_id: str) -> QueueInfo | None:
+    """The session's place in the queue and an estimated wait, or None if not waiting."""
+    waiting = await uow.queue.list_waiting()
+    position = queue_position(session_id, waiting)
+    if position is None:
+        return None
+    now = services.clock.now()
+    operators = [o for o in await uow.operators.list() if o.receives_chats]
+    loads = await uow.sessions.loads()
+    free = sum(max(0, o.capacity - loads.get(o.id, 0)) for o in operators)
+    recent = await uow.queue.recent_waits(now - _WAIT_HISTORY)
+    wait = estimate_wait(position, recent, free_slots=free, online_operators=len(operators))
+    return QueueInfo(position=position, estimated_wait_seconds=round(wait.total_seconds()))
+
+
+def message_event(message: Message) -> RealtimeEvent:
+    """The realtime push announcing a new message of a session."""
+    return RealtimeEvent(
+        channel=session_channel(message.session_id),
+        kind="message",
+        data={"seq": message.seq, "sender": message.sender.value},
+    )

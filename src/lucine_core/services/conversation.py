@@ -1,0 +1,341 @@
+"""Operator-side use cases on one chat: reply, transfer, hand back, close, notes, history."""
+
+from __future__ import annotations
+
+from lucine_core import events as ev
+from lucine_core.actors import Actor
+from lucine_core.enums import AuditAction, Sender, SessionStatus
+from lucine_core.errors import ValidationError
+from lucine_core.messages import Message, MessageMeta
+from lucine_core.operators import Operator
+from lucine_core.ports import RealtimeEvent, UnitOfWork
+from lucine_core.services.common import (
+    OPERATORS_CHANNEL,
+    active_operator,
+    add_message,
+    message_event,
+    save_session,
+    system_message,
+    write_audit,
+)
+from lucine_core.services.context import Services, publish_all, transaction
+from lucine_core.services.handoff import assign_waiting
+from lucine_core.services.views import History
+from lucine_core.session import ChatSession
+from lucine_core.text import clean_text
+from lucine_core.tickets import InternalNote
+
+__all__ = [
+    "add_note",
+    "close_chat",
+    "hand_back",
+    "history",
+    "operator_message",
+    "transfer",
+    "update_status",
+]
+
+_CLOSING = (SessionStatus.RESOLVED, SessionStatus.NOT_RESOLVED, SessionStatus.CANCELLED)
+
+
+def _ensure_may_act(operator: Operator, session: ChatSession, action: str) -> None:
+    """The holder acts on a held chat; an admin may act on anyone's."""
+    if not operator.is_admin:
+        session.ensure_holder(operator.id, action)
+
+
+async def operator_message(
+    services: Services, *, operator_id: str, session_id: str, text: str
+) -> Message:
+    """The holding operator writes to the visitor.
+
+    Raises:
+        ValidationError: bad text.
+        PermissionDeniedError: the operator does not hold the chat.
+        IllegalTransitionError: the chat is not with an operator.
+        NotFoundError: unknown session.
+    """
+    text = clean_text(text)
+
+    async def work(uow: UnitOfWork) -> Message:
+        operator = await active_operator(uow, operator_id)
+        session = await uow.sessions.get(session_id)
+        now = services.clock.now()
+        first = session.operator_replied_at is None
+        session.operator_writes(operator_id, now)
+        response_ms = None
+        if first and session.assigned_at is not None:
+            response_ms = round((now - session.assigned_at).total_seconds() * 1000)
+        message = await add_message(
+            uow,
+            services,
+            session,
+            sender=Sender.OPERATOR,
+            text=text,
+            at=now,
+            operator_id=operator_id,
+            meta=MessageMeta(operator_name=operator.display_name),
+            response_ms=response_ms,
+        )
+        await write_audit(
+            uow, Actor.operator(operator_id), AuditAction.SEND_MESSAGE, now, session_id
+        )
+        await save_session(uow, session)
+        return message
+
+    message = await transaction(services, work)
+    await publish_all(services, [message_event(message)])
+    return message
+
+
+async def transfer(
+    services: Services, *, actor_id: str, session_id: str, to_operator_id: str
+) -> Message:
+    """Move the chat to another operator (the holder, or an admin, may do it).
+
+    Raises:
+        ValidationError: the target is disabled or already holds the chat.
+        NotFoundError: unknown session or target operator.
+        PermissionDeniedError: the actor may not transfer this chat.
+    """
+
+    async def work(uow: UnitOfWork) -> Message:
+        actor = await active_operator(uow, actor_id)
+        session = await uow.sessions.get(session_id)
+        _ensure_may_act(actor, session, "transfer this chat")
+        target = await uow.operators.get(to_operator_id)
+        if target.disabled:
+            raise ValidationError(field="toOperatorId", reason="that operator is disabled")
+        now = services.clock.now()
+        previous = session.transfer(actor=Actor.operator(actor_id), to_operator=target.id, at=now)
+        target.last_assigned_at = now
+        await uow.operators.update(target)
+        message = await system_message(
+            uow,
+            services,
+            session,
+            "transferred",
+            at=now,
+            operator_name=target.display_name,
+            name=target.display_name,
+        )
+        await write_audit(
+            uow,
+            Actor.operator(actor_id),
+            AuditAction.TRANSFER,
+            now,
+            session_id,
+            from_operator=previous,
+            to_operator=target.id,
+        )
+        await save_session(uow, session)
+        return message
+
+    message = await transaction(services, work)
+    await publish_all(
+        services,
+        [
+            message_event(message),
+            RealtimeEvent(
+                channel=OPERATORS_CHANNEL, kind="transfer", data={"sessionId": session_id}
+            ),
+        ],
+    )
+    return message
+
+
+async def hand_back(services: Services, *, actor_id: str, session_id: str) -> Message:
+    """Return the chat to the assistant; the operator's capacity frees up.
+
+    Raises:
+        PermissionDeniedError: the actor may not hand back this chat.
+        IllegalTransitionError: the chat is not with an operator.
+    """
+
+    async def work(uow: UnitOfWork) -> Message:
+        actor = await active_operator(uow, actor_id)
+        session = await uow.sessions.get(session_id)
+        _ensure_may_act(actor, session, "hand back this chat")
+        now = services.clock.now()
+        session.hand_back(actor=Actor.operator(actor_id), at=now)
+        message = await system_message(uow, services, session, "handed_back", at=now)
+        await write_audit(uow, Actor.operator(actor_id), AuditAction.HAND_BACK, now, session_id)
+        await save_session(uow, session)
+        return message
+
+    message = await transaction(services, work)
+    await _after_release(services, message)
+    return message
+
+
+async def close_chat(
+    services: Services,
+    *,
+    actor_id: str,
+    session_id: str,
+    status: SessionStatus,
+    note: str | None = None,
+) -> Message:
+    """Close the chat as RESOLVED, NOT_RESOLVED or CANCELLED, with an optional internal note.
+
+    Raises:
+        ValidationError: not a closing status, or a bad note.
+        PermissionDeniedError: the actor may not close this chat.
+        IllegalTransitionError: the chat is not with an operator.
+    """
+    if status not in _CLOSING:
+        raise ValidationError(field="status", reason="must be RESOLVED, NOT_RESOLVED or CANCELLED")
+    clean_note = clean_text(note, field="notes") if note and note.strip() else None
+
+    async def work(uow: UnitOfWork) -> Message:
+        actor = await active_operator(uow, actor_id)
+        session = await uow.sessions.get(session_id)
+        _ensure_may_act(actor, session, "close this chat")
+        now = services.clock.now()
+        session.close(
+            status,
+            actor=Actor.operator(actor_id),
+            at=now,
+            reason=clean_note or "closed by operator",
+        )
+        message = await system_message(
+            uow, services, session, "closed", at=now, kind="rating_request"
+        )
+        if clean_note:
+            await _store_note(uow, services, session_id, actor_id, clean_note)
+        await write_audit(
+            uow,
+            Actor.operator(actor_id),
+            AuditAction.STATUS_CHANGE,
+            now,
+            session_id,
+            status=status.value,
+        )
+        await save_session(uow, session)
+        return message
+
+    message = await transaction(services, work)
+    await _after_release(services, message)
+    return message
+
+
+async def update_status(
+    services: Services,
+    *,
+    actor_id: str,
+    session_id: str,
+    status: SessionStatus,
+    note: str | None = None,
+) -> Message:
+    """v2.7's update-status: a closing status closes the chat, ACTIVE hands it back.
+
+    Raises:
+        ValidationError: any other target status.
+    """
+    if status is SessionStatus.ACTIVE:
+        return await hand_back(services, actor_id=actor_id, session_id=session_id)
+    return await close_chat(
+        services, actor_id=actor_id, session_id=session_id, status=status, note=note
+    )
+
+
+async def _after_release(services: Services, message: Message) -> None:
+    await publish_all(
+        services,
+        [
+            message_event(message),
+            RealtimeEvent(
+                channel=OPERATORS_CHANNEL, kind="status", data={"sessionId": message.session_id}
+            ),
+        ],
+    )
+    if services.policies.auto_assign:
+        await assign_waiting(services)
+
+
+async def _store_note(
+    uow: UnitOfWork, services: Services, session_id: str, operator_id: str, text: str
+) -> InternalNote:
+    now = services.clock.now()
+    note = InternalNote(
+        id=services.ids.new_id(), session_id=session_id, operator_id=operator_id, text=text, at=now
+    )
+    await uow.notes.add(note)
+    await uow.events.add(
+        [
+            ev.AnalyticsEvent(
+                payload=ev.InternalNoteAdded(length=len(text)),
+                at=now,
+                session_id=session_id,
+                operator_id=operator_id,
+            )
+        ]
+    )
+    return note
+
+
+async def add_note(
+    services: Services, *, operator_id: str, session_id: str, text: str
+) -> InternalNote:
+    """Write an internal note on a chat; visitors never see notes.
+
+    Raises:
+        ValidationError: bad text.
+        NotFoundError: unknown session.
+    """
+    text = clean_text(text, field="content")
+
+    async def work(uow: UnitOfWork) -> InternalNote:
+        await active_operator(uow, operator_id)
+        await uow.sessions.get(session_id)
+        note = await _store_note(uow, services, session_id, operator_id, text)
+        await write_audit(
+            uow, Actor.operator(operator_id), AuditAction.ADD_NOTE, note.at, session_id
+        )
+        return note
+
+    note = await transaction(services, work)
+    await publish_all(
+        services,
+        [RealtimeEvent(channel=OPERATORS_CHANNEL, kind="note", data={"sessionId": session_id})],
+    )
+    return note
+
+
+async def history(services: Services, *, operator_id: str, session_id: str) -> History:
+    """Messages, notes, operators involved and state changes of a chat; the view is audited.
+
+    Raises:
+        NotFoundError: unknown session.
+    """
+
+    async def work(uow: UnitOfWork) -> History:
+        await active_operator(uow, operator_id)
+        session = await uow.sessions.get(session_id)
+        messages = await uow.messages.list(session_id)
+        notes = await uow.notes.list(session_id)
+        involved = {m.operator_id for m in messages if m.operator_id} | {
+            n.operator_id for n in notes
+        }
+        if session.operator_id:
+            involved.add(session.operator_id)
+        loads = await uow.sessions.loads()
+        operators = [
+            o.view(loads.get(o.id, 0)) for o in await uow.operators.list() if o.id in involved
+        ]
+        await write_audit(
+            uow,
+            Actor.operator(operator_id),
+            AuditAction.VIEW_HISTORY,
+            services.clock.now(),
+            session_id,
+        )
+        return History(
+            session=session,
+            messages=messages,
+            notes=notes,
+            operators=operators,
+            changes=tuple(session.history),
+        )
+
+    return await transaction(services, work)

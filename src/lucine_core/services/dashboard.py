@@ -1,0 +1,114 @@
+"""The operators' lists: pending chats in queue order and active chats by filter."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from lucine_core.enums import SessionStatus
+from lucine_core.errors import ValidationError
+from lucine_core.ports import UnitOfWork
+from lucine_core.queue import QueueEntry
+from lucine_core.services.common import queue_info
+from lucine_core.services.context import Services
+from lucine_core.services.views import ChatSummary
+from lucine_core.session import HELD, ChatSession
+from lucine_core.sla import check
+
+__all__ = ["ChatFilter", "active_chats", "pending_chats"]
+
+_OPEN = (
+    SessionStatus.ACTIVE,
+    SessionStatus.IDLE,
+    SessionStatus.WITH_OPERATOR,
+    SessionStatus.WAITING_CLIENT,
+)
+
+
+class ChatFilter(enum.StrEnum):
+    """v2.7's active-chats filters."""
+
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    WAITING = "waiting"
+    ALL = "all"
+
+    @classmethod
+    def parse(cls, value: str) -> ChatFilter:
+        """Parse a filter name.
+
+        Raises:
+            ValidationError: not one of assigned, unassigned, waiting, all.
+        """
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValidationError(
+                field="filter", reason="must be assigned, unassigned, waiting or all"
+            ) from None
+
+
+async def _summary(
+    uow: UnitOfWork, services: Services, session: ChatSession, entry: QueueEntry | None
+) -> ChatSummary:
+    last = await uow.messages.last(session.id, 1)
+    now = services.clock.now()
+    sla_policy = services.policies.sla
+    sla = None
+    if entry is not None:
+        sla = check(
+            started_at=entry.requested_at,
+            target=sla_policy.queue_wait,
+            now=now,
+            warning_ratio=sla_policy.warning_ratio,
+        )
+    elif session.is_held and session.assigned_at is not None:
+        sla = check(
+            started_at=session.assigned_at,
+            target=sla_policy.first_response,
+            now=now,
+            done_at=session.operator_replied_at,
+            warning_ratio=sla_policy.warning_ratio,
+        )
+    return ChatSummary(
+        session_id=session.id,
+        status=session.status,
+        language=session.language,
+        created_at=session.created_at,
+        last_activity_at=session.last_activity_at,
+        operator_id=session.operator_id if session.is_held else None,
+        message_count=session.message_count,
+        last_message=last[0].text if last else None,
+        queue=await queue_info(uow, services, session.id) if entry else None,
+        requested_at=entry.requested_at if entry else None,
+        sla=sla,
+    )
+
+
+async def pending_chats(services: Services) -> Sequence[ChatSummary]:
+    """Chats waiting for a human, in the order they will be served."""
+    async with services.uow() as uow:
+        result = []
+        for entry in await uow.queue.list_waiting():
+            session = await uow.sessions.get(entry.session_id)
+            result.append(await _summary(uow, services, session, entry))
+        return result
+
+
+async def active_chats(
+    services: Services, *, chat_filter: ChatFilter = ChatFilter.ALL, limit: int = 200
+) -> Sequence[ChatSummary]:
+    """Open chats: held by an operator, with the assistant, queued, or all of them."""
+    if chat_filter is ChatFilter.WAITING:
+        return await pending_chats(services)
+    statuses: Sequence[SessionStatus] = {
+        ChatFilter.ASSIGNED: tuple(HELD),
+        ChatFilter.UNASSIGNED: (SessionStatus.ACTIVE, SessionStatus.IDLE),
+        ChatFilter.ALL: _OPEN,
+    }[chat_filter]
+    async with services.uow() as uow:
+        waiting = {e.session_id: e for e in await uow.queue.list_waiting()}
+        return [
+            await _summary(uow, services, s, waiting.get(s.id))
+            for s in await uow.sessions.list(statuses=statuses, limit=limit)
+        ]
