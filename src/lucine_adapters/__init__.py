@@ -1,0 +1,1 @@
+"""lucine_adapters."""

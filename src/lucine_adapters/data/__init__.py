@@ -1,0 +1,1 @@
+"""Data files shipped with the adapters, such as the sample knowledge base."""

@@ -1,0 +1,81 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from lucine_core.errors import ValidationError
+
+__all__ = ["Settings", "default_data_dir"]
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """Where Lucine keeps its files: $LUCINE_DATA_DIR, else the user's data directory."""
+    if environ.get("LUCINE_DATA_DIR"):
+        return Path(environ["LUCINE_DATA_DIR"])
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lucine"
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValidationError(field=name, reason="must be true or false")
+
+
+def _float(environ: Mapping[str, str], name: str) -> float | None:
+    raw = environ.get(name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationError(field=name, reason="must be a number") from None
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything configurable, with defaults that run Lucine offline with no keys.
+
+    Attributes:
+        data_dir: Where files live (database, secret key).
+        kb_path: A knowledge-base file (JSON or CSV); the shipped sample when None.
+        min_confidence: Retrieval confidence below which the assistant offers a human;
+            the retrieval engine's calibrated default when None.
+        auto_assign: Hand waiting chats to operators round-robin.
+        timezone: The shop's time zone (what "today" means in stats).
+        bcrypt_rounds: bcrypt cost (12; lower only in tests).
+    """
+
+    data_dir: Path
+    kb_path: Path | None = None
+    min_confidence: float | None = None
+    auto_assign: bool = True
+    timezone: str = "Europe/Rome"
+    bcrypt_rounds: int = 12
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``LUCINE_*`` variables (from ``os.environ`` by default).
+
+        Raises:
+            ValidationError: a variable has a value that cannot be used, named in ``field``.
+        """
+        env = os.environ if environ is None else environ
+        kb = env.get("LUCINE_KB")
+        return cls(
+            data_dir=default_data_dir(env),
+            kb_path=Path(kb) if kb else None,
+            min_confidence=_float(env, "LUCINE_MIN_CONFIDENCE"),
+            auto_assign=_bool(env, "LUCINE_AUTO_ASSIGN", default=True),
+            timezone=env.get("LUCINE_TIMEZONE", "Europe/Rome"),
+        )

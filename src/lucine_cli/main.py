@@ -1,0 +1,158 @@
+"""The `lucine` command: try the assistant from a terminal before any server exists."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import attrs
+import typer
+
+from lucine_adapters.bootstrap import bootstrap
+from lucine_adapters.settings import Settings
+from lucine_core.errors import LucineError
+from lucine_core.services import Services
+from lucine_core.services.chat import smart_action, visitor_message
+from lucine_core.services.views import ChatReply, EscalationOutcome
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="lucine",
+    help="Lucine: AI-first customer-support chat. Italian first, English and German too.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+KbOption = Annotated[
+    Path | None,
+    typer.Option("--kb", help="Knowledge base (JSON or CSV) to answer from instead of the sample."),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line to stderr and exit with code 2 (bad input, nothing changed)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _services(kb: Path | None) -> Services:
+    try:
+        settings = Settings.from_env()
+        if kb is not None:
+            settings = attrs.evolve(settings, kb_path=kb)
+        return bootstrap(settings)
+    except LucineError as error:
+        fail(error.message)
+    except OSError as error:
+        fail(f"{error.filename}: {error.strerror}")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except LucineError as error:
+        fail(error.message)
+
+
+def reply_json(reply: ChatReply) -> dict[str, Any]:
+    """The `ask --json` shape (the same fields as the HTTP API's chat reply)."""
+    return {
+        "reply": reply.reply.text if reply.reply else None,
+        "sources": list(reply.sources),
+        "smartActions": [{"text": a.text, "action": a.action} for a in reply.smart_actions],
+        "confidence": reply.confidence,
+        "language": reply.language.value,
+    }
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str | None, typer.Argument(help="The question; omit to read one per line from stdin.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    kb: KbOption = None,
+) -> None:
+    """Answer one question (or one per line of stdin) from the knowledge base."""
+    services = _services(kb)
+    questions = (
+        [question]
+        if question is not None
+        else [line for line in sys.stdin.read().splitlines() if line.strip()]
+    )
+    if not questions:
+        fail("no question given (pass one as an argument or on stdin)")
+    for text in questions:
+        reply = _run(visitor_message(services, text=text, session_id=None))
+        if as_json:
+            typer.echo(json.dumps(reply_json(reply), ensure_ascii=False))
+            continue
+        typer.echo(reply.reply.text if reply.reply else "")
+        if reply.sources:
+            typer.echo(f"  [fonte: {', '.join(reply.sources)} · confidenza {reply.confidence:.2f}]")
+        for index, action in enumerate(reply.smart_actions, 1):
+            typer.echo(f"  [{index}] {action.text}")
+
+
+@app.command()
+def chat(kb: KbOption = None) -> None:
+    """Talk to the assistant in the terminal (type /esci or Ctrl-D to leave)."""
+    services = _services(kb)
+    typer.echo("Lucine · scrivi una domanda (in italiano, English o Deutsch). /esci per uscire.")
+    session_id: str | None = None
+    actions: list[str] = []
+    while True:
+        try:
+            line = input("tu > ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("")
+            return
+        if line in {"/esci", "/quit", "/exit"}:
+            return
+        if not line:
+            continue
+        if line.isdigit() and session_id and 1 <= int(line) <= len(actions):
+            action = actions[int(line) - 1]
+            result = _run(smart_action(services, session_id=session_id, action=action))
+            actions = _show(result)
+            continue
+        try:
+            reply = asyncio.run(visitor_message(services, text=line, session_id=session_id))
+        except LucineError as error:
+            typer.echo(f"! {error.message}")
+            continue
+        session_id = reply.session_id
+        actions = _show(reply)
+
+
+def _show(result: ChatReply | EscalationOutcome) -> list[str]:
+    if isinstance(result, EscalationOutcome):
+        if result.message is not None:
+            typer.echo(f"lucine > {result.message.text}")
+        if result.queue is not None:
+            queue = result.queue
+            typer.echo(
+                f"  (in coda: posizione {queue.position}, "
+                f"attesa stimata {queue.estimated_wait_seconds} s)"
+            )
+        return []
+    if result.reply is not None:
+        typer.echo(f"lucine > {result.reply.text}")
+    if result.sources:
+        typer.echo(f"  [fonte: {', '.join(result.sources)}]")
+    for index, action in enumerate(result.smart_actions, 1):
+        typer.echo(f"  [{index}] {action.text}")
+    return [a.action for a in result.smart_actions]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
