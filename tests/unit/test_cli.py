@@ -1,0 +1,99 @@
+"""The `lucine` command, through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lucine_cli.main import app
+
+runner = CliRunner()
+
+
+def test_ask_answers_from_the_sample_kb_naming_the_source() -> None:
+    """`lucine ask "a che ora aprite?"` prints the opening hours and the source id."""
+    result = runner.invoke(app, ["ask", "a che ora aprite?"])
+    assert result.exit_code == 0, result.output
+    assert "17:30" in result.output
+    assert "orari" in result.output
+
+
+def test_ask_json_offers_the_two_smart_actions() -> None:
+    """`lucine ask --json "voglio parlare con una persona"` returns both smart actions."""
+    result = runner.invoke(app, ["ask", "--json", "voglio parlare con una persona"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"reply", "sources", "smartActions", "confidence", "language"}
+    assert [a["action"] for a in data["smartActions"]] == ["request_operator", "continue_ai"]
+    assert data["language"] == "it"
+
+
+def test_ask_reads_one_question_per_line_from_stdin() -> None:
+    """Without an argument each stdin line gets one JSON line back, in order."""
+    result = runner.invoke(app, ["ask", "--json"], input="parcheggio?\n\nhow much is a ticket?\n")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["sources"] for line in lines] == [["parcheggio"], ["en-prices"]]
+
+
+def test_ask_with_own_kb_file(tmp_path: Path) -> None:
+    """`--kb FILE` answers from that file instead of the sample."""
+    kb = tmp_path / "kb.json"
+    kb.write_text(
+        json.dumps([{"id": "wifi", "question": "C'è il wifi?", "answer": "Sì, rete Ospiti."}])
+    )
+    result = runner.invoke(app, ["ask", "--json", "--kb", str(kb), "avete il wifi?"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["sources"] == ["wifi"]
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('[{"id": "a", "question": "q"}]', "answer"),
+        ("[{", "line"),
+        (
+            '[{"id": "a", "question": "q", "answer": "x"},'
+            ' {"id": "a", "question": "q2", "answer": "y"}]',
+            "a",
+        ),
+    ],
+)
+def test_bad_kb_file_is_one_line_and_exit_2(tmp_path: Path, content: str, needle: str) -> None:
+    """A broken KB file exits with code 2 and a single error line naming the problem."""
+    kb = tmp_path / "kb.json"
+    kb.write_text(content)
+    result = runner.invoke(app, ["ask", "--kb", str(kb), "ciao"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("error:")
+    assert needle in lines[0]
+
+
+def test_missing_kb_file_exits_2(tmp_path: Path) -> None:
+    """A KB path that does not exist is a clear one-line error, not a traceback."""
+    result = runner.invoke(app, ["ask", "--kb", str(tmp_path / "nope.json"), "ciao"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error:")
+
+
+def test_too_long_question_is_refused() -> None:
+    """A question over 2,000 characters exits 2 with the field named."""
+    result = runner.invoke(app, ["ask", "x" * 2001])
+    assert result.exit_code == 2
+    assert "message" in result.output
+
+
+def test_chat_holds_a_short_conversation() -> None:
+    """`lucine chat` answers, offers the buttons, and pressing 2 continues with the assistant."""
+    result = runner.invoke(
+        app, ["chat"], input="a che ora aprite?\nvoglio un operatore\n2\n/esci\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "17:30" in result.output
+    assert "[1] SÌ, CHIAMA OPERATORE" in result.output
+    assert "continuiamo" in result.output
