@@ -42,3 +42,10 @@ def layers(session: nox.Session) -> None:
     """import-linter: the core imports only the standard library and attrs."""
     session.install("-e", ".", "import-linter>=2.1")
     session.run("lint-imports")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks under bench/ (not run by default or in CI)."""
+    session.install("-e", ".")
+    session.run("python", "bench/answer_latency.py")
