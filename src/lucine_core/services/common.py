@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from lucine_core import events as ev
 from lucine_core.actors import Actor
 from lucine_core.audit import AuditEntry
-from lucine_core.enums import AuditAction, Sender
+from lucine_core.enums import AuditAction, Sender, SessionStatus
 from lucine_core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from lucine_core.messages import Message, MessageMeta
 from lucine_core.operators import Operator
@@ -16,16 +17,20 @@ from lucine_core.queue import estimate_wait, queue_position
 from lucine_core.services.context import Services
 from lucine_core.services.views import QueueInfo
 from lucine_core.session import ChatSession
+from lucine_core.tickets import InternalNote
 
 __all__ = [
     "OPERATORS_CHANNEL",
     "active_operator",
     "add_message",
+    "close_session",
+    "ensure_may_act",
     "message_event",
     "queue_info",
     "require_admin",
     "save_session",
     "session_channel",
+    "store_note",
     "system_message",
     "write_audit",
 ]
@@ -160,3 +165,60 @@ def message_event(message: Message) -> RealtimeEvent:
         kind="message",
         data={"seq": message.seq, "sender": message.sender.value},
     )
+
+
+def ensure_may_act(operator: Operator, session: ChatSession, action: str) -> None:
+    """The holder acts on a held chat; an admin may act on anyone's.
+
+    Raises:
+        PermissionDeniedError: neither the holder nor an admin.
+    """
+    if not operator.is_admin:
+        session.ensure_holder(operator.id, action)
+
+
+async def store_note(
+    uow: UnitOfWork, services: Services, session_id: str, operator_id: str, text: str
+) -> InternalNote:
+    """Store an internal note and its internal_note_added event."""
+    now = services.clock.now()
+    note = InternalNote(
+        id=services.ids.new_id(), session_id=session_id, operator_id=operator_id, text=text, at=now
+    )
+    await uow.notes.add(note)
+    await uow.events.add(
+        [
+            ev.AnalyticsEvent(
+                payload=ev.InternalNoteAdded(length=len(text)),
+                at=now,
+                session_id=session_id,
+                operator_id=operator_id,
+            )
+        ]
+    )
+    return note
+
+
+async def close_session(
+    uow: UnitOfWork,
+    services: Services,
+    session: ChatSession,
+    *,
+    operator_id: str,
+    status: SessionStatus,
+    reason: str,
+) -> Message:
+    """Close a held chat, ask the visitor for a rating, audit and save; returns the message."""
+    now = services.clock.now()
+    session.close(status, actor=Actor.operator(operator_id), at=now, reason=reason)
+    message = await system_message(uow, services, session, "closed", at=now, kind="rating_request")
+    await write_audit(
+        uow,
+        Actor.operator(operator_id),
+        AuditAction.STATUS_CHANGE,
+        now,
+        session.id,
+        status=status.value,
+    )
+    await save_session(uow, session)
+    return message

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from lucine_core import events as ev
 from lucine_core.actors import Actor
 from lucine_core.enums import AuditAction, Sender, SessionStatus
 from lucine_core.errors import ValidationError
 from lucine_core.messages import Message, MessageMeta
-from lucine_core.operators import Operator
 from lucine_core.ports import RealtimeEvent, UnitOfWork
 from lucine_core.services.common import (
     OPERATORS_CHANNEL,
     active_operator,
     add_message,
+    close_session,
+    ensure_may_act,
     message_event,
     save_session,
+    store_note,
     system_message,
     write_audit,
 )
 from lucine_core.services.context import Services, publish_all, transaction
 from lucine_core.services.handoff import assign_waiting
 from lucine_core.services.views import History
-from lucine_core.session import ChatSession
 from lucine_core.text import clean_text
 from lucine_core.tickets import InternalNote
 
@@ -36,12 +36,6 @@ __all__ = [
 ]
 
 _CLOSING = (SessionStatus.RESOLVED, SessionStatus.NOT_RESOLVED, SessionStatus.CANCELLED)
-
-
-def _ensure_may_act(operator: Operator, session: ChatSession, action: str) -> None:
-    """The holder acts on a held chat; an admin may act on anyone's."""
-    if not operator.is_admin:
-        session.ensure_holder(operator.id, action)
 
 
 async def operator_message(
@@ -102,7 +96,7 @@ async def transfer(
     async def work(uow: UnitOfWork) -> Message:
         actor = await active_operator(uow, actor_id)
         session = await uow.sessions.get(session_id)
-        _ensure_may_act(actor, session, "transfer this chat")
+        ensure_may_act(actor, session, "transfer this chat")
         target = await uow.operators.get(to_operator_id)
         if target.disabled:
             raise ValidationError(field="toOperatorId", reason="that operator is disabled")
@@ -155,7 +149,7 @@ async def hand_back(services: Services, *, actor_id: str, session_id: str) -> Me
     async def work(uow: UnitOfWork) -> Message:
         actor = await active_operator(uow, actor_id)
         session = await uow.sessions.get(session_id)
-        _ensure_may_act(actor, session, "hand back this chat")
+        ensure_may_act(actor, session, "hand back this chat")
         now = services.clock.now()
         session.hand_back(actor=Actor.operator(actor_id), at=now)
         message = await system_message(uow, services, session, "handed_back", at=now)
@@ -190,29 +184,17 @@ async def close_chat(
     async def work(uow: UnitOfWork) -> Message:
         actor = await active_operator(uow, actor_id)
         session = await uow.sessions.get(session_id)
-        _ensure_may_act(actor, session, "close this chat")
-        now = services.clock.now()
-        session.close(
-            status,
-            actor=Actor.operator(actor_id),
-            at=now,
+        ensure_may_act(actor, session, "close this chat")
+        if clean_note:
+            await store_note(uow, services, session_id, actor_id, clean_note)
+        return await close_session(
+            uow,
+            services,
+            session,
+            operator_id=actor_id,
+            status=status,
             reason=clean_note or "closed by operator",
         )
-        message = await system_message(
-            uow, services, session, "closed", at=now, kind="rating_request"
-        )
-        if clean_note:
-            await _store_note(uow, services, session_id, actor_id, clean_note)
-        await write_audit(
-            uow,
-            Actor.operator(actor_id),
-            AuditAction.STATUS_CHANGE,
-            now,
-            session_id,
-            status=status.value,
-        )
-        await save_session(uow, session)
-        return message
 
     message = await transaction(services, work)
     await _after_release(services, message)
@@ -253,27 +235,6 @@ async def _after_release(services: Services, message: Message) -> None:
         await assign_waiting(services)
 
 
-async def _store_note(
-    uow: UnitOfWork, services: Services, session_id: str, operator_id: str, text: str
-) -> InternalNote:
-    now = services.clock.now()
-    note = InternalNote(
-        id=services.ids.new_id(), session_id=session_id, operator_id=operator_id, text=text, at=now
-    )
-    await uow.notes.add(note)
-    await uow.events.add(
-        [
-            ev.AnalyticsEvent(
-                payload=ev.InternalNoteAdded(length=len(text)),
-                at=now,
-                session_id=session_id,
-                operator_id=operator_id,
-            )
-        ]
-    )
-    return note
-
-
 async def add_note(
     services: Services, *, operator_id: str, session_id: str, text: str
 ) -> InternalNote:
@@ -288,7 +249,7 @@ async def add_note(
     async def work(uow: UnitOfWork) -> InternalNote:
         await active_operator(uow, operator_id)
         await uow.sessions.get(session_id)
-        note = await _store_note(uow, services, session_id, operator_id, text)
+        note = await store_note(uow, services, session_id, operator_id, text)
         await write_audit(
             uow, Actor.operator(operator_id), AuditAction.ADD_NOTE, note.at, session_id
         )

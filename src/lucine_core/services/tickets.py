@@ -8,16 +8,20 @@ from lucine_core import events as ev
 from lucine_core.actors import Actor
 from lucine_core.enums import AuditAction, SessionStatus, TicketPriority, TicketSource, TicketStatus
 from lucine_core.errors import ValidationError
+from lucine_core.messages import Message
 from lucine_core.ports import Notification, RealtimeEvent, UnitOfWork
 from lucine_core.services.common import (
     OPERATORS_CHANNEL,
     active_operator,
+    close_session,
+    ensure_may_act,
+    message_event,
     save_session,
+    store_note,
     system_message,
     write_audit,
 )
 from lucine_core.services.context import Services, publish_all, transaction
-from lucine_core.services.conversation import _ensure_may_act, _store_note
 from lucine_core.services.handoff import assign_waiting, notify_safely
 from lucine_core.session import ChatSession
 from lucine_core.sla import reprioritised_due
@@ -136,10 +140,10 @@ async def create_ticket_from_chat(
     """
     clean_subject, clean_description = _subject(subject), _description(description)
 
-    async def work(uow: UnitOfWork) -> Ticket:
+    async def work(uow: UnitOfWork) -> tuple[Ticket, Message]:
         operator = await active_operator(uow, operator_id)
         session = await uow.sessions.get(session_id)
-        _ensure_may_act(operator, session, "create a ticket from this chat")
+        ensure_may_act(operator, session, "create a ticket from this chat")
         known = await uow.tickets.list(session_id=session_id, limit=1)
         contact = known[0].contact if known else Contact()
         ticket = _new_ticket(
@@ -168,16 +172,9 @@ async def create_ticket_from_chat(
         )
         await uow.tickets.add(ticket)
         await uow.events.add(ticket.take_events())
-        await _store_note(
+        await store_note(
             uow, services, session_id, operator_id, f"Ticket {ticket.id} created: {clean_subject}"
         )
-        session.close(
-            SessionStatus.RESOLVED,
-            actor=Actor.operator(operator_id),
-            at=now,
-            reason=f"ticket {ticket.id}",
-        )
-        await system_message(uow, services, session, "closed", at=now, kind="rating_request")
         await write_audit(
             uow,
             Actor.operator(operator_id),
@@ -186,13 +183,18 @@ async def create_ticket_from_chat(
             ticket.id,
             session=session_id,
         )
-        await save_session(uow, session)
-        return ticket
+        closed = await close_session(
+            uow,
+            services,
+            session,
+            operator_id=operator_id,
+            status=SessionStatus.RESOLVED,
+            reason=f"ticket {ticket.id}",
+        )
+        return ticket, closed
 
-    ticket = await transaction(services, work)
-    await publish_all(
-        services, [RealtimeEvent(channel=f"session:{session_id}", kind="status", data={})]
-    )
+    ticket, closed = await transaction(services, work)
+    await publish_all(services, [message_event(closed)])
     await _after_create(services, ticket)
     if services.policies.auto_assign:
         await assign_waiting(services)
@@ -217,7 +219,7 @@ async def create_ticket_from_widget(
     contact = Contact.parse(name=name, email=email, phone=phone)
     description = _description(message)
 
-    async def work(uow: UnitOfWork) -> tuple[Ticket, str]:
+    async def work(uow: UnitOfWork) -> tuple[Ticket, Message]:
         session = await uow.sessions.get(session_id)
         now = services.clock.now()
         ticket = _new_ticket(
@@ -246,12 +248,10 @@ async def create_ticket_from_widget(
             contact=shown,
         )
         await save_session(uow, session)
-        return ticket, confirmation.id
+        return ticket, confirmation
 
-    ticket, _ = await transaction(services, work)
-    await publish_all(
-        services, [RealtimeEvent(channel=f"session:{session_id}", kind="message", data={})]
-    )
+    ticket, confirmation = await transaction(services, work)
+    await publish_all(services, [message_event(confirmation)])
     await _after_create(services, ticket)
     return ticket
 
