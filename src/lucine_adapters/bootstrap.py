@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -16,14 +17,15 @@ from lucine_adapters.passwords import BcryptPasswordHasher
 from lucine_adapters.realtime import InMemoryEventPublisher
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import Settings
+from lucine_adapters.sql.database import SqlDatabase, make_engine
 from lucine_adapters.system import FixedClock, SecretsIdFactory, SystemClock
 from lucine_core.errors import ValidationError
 from lucine_core.escalation import EscalationPolicy
 from lucine_core.kb import KnowledgeBaseItem
-from lucine_core.ports import Clock, Notifier
+from lucine_core.ports import Clock, Notifier, UnitOfWorkFactory
 from lucine_core.services import Policies, Services
 
-__all__ = ["bootstrap", "bootstrap_in_memory"]
+__all__ = ["bootstrap", "bootstrap_in_memory", "close", "running"]
 
 
 def _policies(settings: Settings, base: Policies | None = None) -> Policies:
@@ -43,12 +45,25 @@ def _policies(settings: Settings, base: Policies | None = None) -> Policies:
     )
 
 
-def bootstrap(settings: Settings) -> Services:
-    """Build the services the settings ask for (today: the in-memory store, offline answering)."""
+def _storage(settings: Settings) -> UnitOfWorkFactory:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqlDatabase(make_engine(url, pool_size=settings.db_pool_size))
+
+
+def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
+    """Build the services the settings ask for: SQLite by default, Postgres by DATABASE_URL.
+
+    With ``in_memory`` the stores live in this process only (``lucine ask`` and
+    ``lucine chat``). Nothing connects here; the first unit of work does. The caller
+    closes the engine with ``await close(services)`` (or uses ``running``). The schema
+    must exist: ``lucine db upgrade``.
+    """
     items = load_kb(settings.kb_path) if settings.kb_path else sample_kb()
     policies = _policies(settings)
     return Services(
-        uow=InMemoryDatabase(),
+        uow=InMemoryDatabase() if in_memory else _storage(settings),
         clock=SystemClock(),
         ids=SecretsIdFactory(),
         kb=Bm25KnowledgeBase(items),
@@ -58,6 +73,22 @@ def bootstrap(settings: Settings) -> Services:
         publisher=InMemoryEventPublisher(),
         policies=policies,
     )
+
+
+async def close(services: Services) -> None:
+    """Release what the services hold (database connections)."""
+    if isinstance(services.uow, SqlDatabase):
+        await services.uow.dispose()
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Services]:
+    """The services of ``settings`` for the duration of the block, closed afterwards."""
+    services = bootstrap(settings)
+    try:
+        yield services
+    finally:
+        await close(services)
 
 
 def bootstrap_in_memory(

@@ -10,7 +10,7 @@ import attrs
 
 from lucine_core.errors import ValidationError
 
-__all__ = ["Settings", "default_data_dir"]
+__all__ = ["Settings", "default_data_dir", "normalise_database_url"]
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -19,6 +19,21 @@ def default_data_dir(environ: Mapping[str, str]) -> Path:
         return Path(environ["LUCINE_DATA_DIR"])
     base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "lucine"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual ``postgres://`` and ``postgresql://`` forms and pick the async drivers.
+
+    Raises:
+        ValidationError: neither a Postgres nor a SQLite URL.
+    """
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    for prefix in ("sqlite://", "sqlite+aiosqlite://"):
+        if url.startswith(prefix):
+            return "sqlite+aiosqlite://" + url[len(prefix) :]
+    raise ValidationError(field="DATABASE_URL", reason="must be a postgresql:// or sqlite:// URL")
 
 
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -48,6 +63,9 @@ class Settings:
 
     Attributes:
         data_dir: Where files live (database, secret key).
+        database_url: SQLAlchemy URL (``postgresql+psycopg://...``); None means the
+            embedded SQLite file ``lucine.sqlite3`` in ``data_dir``.
+        db_pool_size: Connections per process (Postgres).
         kb_path: A knowledge-base file (JSON or CSV); the shipped sample when None.
         min_confidence: Retrieval confidence below which the assistant offers a human;
             the retrieval engine's calibrated default when None.
@@ -57,11 +75,18 @@ class Settings:
     """
 
     data_dir: Path
+    database_url: str | None = None
+    db_pool_size: int = 10
     kb_path: Path | None = None
     min_confidence: float | None = None
     auto_assign: bool = True
     timezone: str = "Europe/Rome"
     bcrypt_rounds: int = 12
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database to use: DATABASE_URL, else the embedded SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lucine.sqlite3'}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,8 +97,18 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         kb = env.get("LUCINE_KB")
+        url = env.get("DATABASE_URL") or None
+        if url is not None:
+            url = normalise_database_url(url)
+        pool = _float(env, "LUCINE_DB_POOL_SIZE")
+        if pool is not None and not (1 <= pool <= 200 and pool == int(pool)):  # noqa: PLR2004
+            raise ValidationError(
+                field="LUCINE_DB_POOL_SIZE", reason="must be a whole number 1-200"
+            )
         return cls(
             data_dir=default_data_dir(env),
+            database_url=url,
+            db_pool_size=int(pool) if pool is not None else 10,
             kb_path=Path(kb) if kb else None,
             min_confidence=_float(env, "LUCINE_MIN_CONFIDENCE"),
             auto_assign=_bool(env, "LUCINE_AUTO_ASSIGN", default=True),

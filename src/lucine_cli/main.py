@@ -48,7 +48,7 @@ def _services(kb: Path | None) -> Services:
         settings = Settings.from_env()
         if kb is not None:
             settings = attrs.evolve(settings, kb_path=kb)
-        return bootstrap(settings)
+        return bootstrap(settings, in_memory=True)
     except LucineError as error:
         fail(error.message)
     except OSError as error:

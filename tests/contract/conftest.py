@@ -7,14 +7,17 @@ Postgres schema) is added here as one more entry and runs every suite unchanged.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
 from lucine_adapters.memory import InMemoryDatabase
 from lucine_core.ports import UnitOfWorkFactory
+from tests.databases import open_postgres, open_sqlite, postgres_url
 
 __all__ = ["ADAPTERS", "AdapterOpener"]
 
@@ -27,15 +30,39 @@ async def _memory() -> AsyncIterator[UnitOfWorkFactory]:
     yield InMemoryDatabase()
 
 
-ADAPTERS: Mapping[str, AdapterOpener] = MappingProxyType({"memory": _memory})
-"""Every adapter of the persistence ports, by the id that names it in test ids."""
+@asynccontextmanager
+async def _sqlite() -> AsyncIterator[UnitOfWorkFactory]:
+    with tempfile.TemporaryDirectory(prefix="lucine-contract-") as folder:
+        async with open_sqlite(Path(folder)) as database:
+            yield database
+
+
+ADAPTERS: Mapping[str, AdapterOpener | None] = MappingProxyType(
+    {"memory": _memory, "sqlite": _sqlite, "postgres": None}
+)
+"""Every adapter of the persistence ports, by the id that names it in test ids.
+
+Postgres (None here) needs the run's database, so its opener is made by the fixture.
+"""
+
+__all__ += ["postgres_url"]
 
 
 @pytest.fixture(params=list(ADAPTERS))
 def adapter(request: pytest.FixtureRequest) -> AdapterOpener:
     """How to open a fresh, empty database of one adapter (for tests needing several)."""
     name: str = request.param
-    return ADAPTERS[name]
+    opener = ADAPTERS[name]
+    if opener is not None:
+        return opener
+    url: str = request.getfixturevalue("postgres_url")
+
+    @asynccontextmanager
+    async def _postgres() -> AsyncIterator[UnitOfWorkFactory]:
+        async with open_postgres(url) as database:
+            yield database
+
+    return _postgres
 
 
 @pytest.fixture

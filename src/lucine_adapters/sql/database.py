@@ -1,0 +1,165 @@
+"""Engines and the SQL unit of work (SQLite embedded, Postgres in production)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from lucine_adapters.sql.stores import (
+    SqlAuditStore,
+    SqlEventStore,
+    SqlMessageStore,
+    SqlNoteStore,
+    SqlOperatorStore,
+    SqlQueueStore,
+    SqlSessionStore,
+    SqlTicketStore,
+)
+from lucine_adapters.sql.tables import metadata
+from lucine_core.errors import ConcurrencyError, ExternalServiceError
+
+__all__ = ["SqlDatabase", "SqlUnitOfWork", "make_engine", "sqlite_url"]
+
+# Postgres: serialization_failure and deadlock_detected; a retry on fresh data resolves both.
+_RETRYABLE = {"40001", "40P01"}
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def sqlite_url(path: Path) -> str:
+    """The async SQLAlchemy URL of a SQLite file."""
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy issue BEGIN itself (below) instead of the driver's implicit one.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock at BEGIN: two read-then-write transactions can then never
+    # deadlock upgrading their locks; they queue on the busy timeout instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """An async engine for ``url``, with SQLite tuned for one writer at a time."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+class SqlDatabase:
+    """A UnitOfWorkFactory over an engine; call it to get a unit of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def __call__(self) -> SqlUnitOfWork:
+        """A new unit of work."""
+        return SqlUnitOfWork(self.engine)
+
+    async def create_schema(self) -> None:
+        """Create every table (tests and throwaway databases; real ones use migrations)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def ping(self) -> None:
+        """Raise ExternalServiceError unless the database answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except (OSError, DBAPIError) as error:
+            raise ExternalServiceError(service="database", reason=type(error).__name__) from error
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _translate(error: DBAPIError) -> Exception:
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if code in _RETRYABLE:
+        return ConcurrencyError(reason="the database asked to retry")
+    if isinstance(error, OperationalError) and "locked" in str(error.orig):
+        return ConcurrencyError(reason="the database was busy")
+    return ExternalServiceError(service="database", reason=type(error.orig).__name__)
+
+
+class SqlUnitOfWork:
+    """One transaction on one connection; rolled back unless committed."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        except DBAPIError as error:
+            if self._conn is not None:
+                await self._conn.close()
+            raise _translate(error) from error
+        conn = self._conn
+        self.sessions = SqlSessionStore(conn)
+        self.messages = SqlMessageStore(conn)
+        self.operators = SqlOperatorStore(conn)
+        self.queue = SqlQueueStore(conn)
+        self.tickets = SqlTicketStore(conn)
+        self.notes = SqlNoteStore(conn)
+        self.events = SqlEventStore(conn)
+        self.audit = SqlAuditStore(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._connection()
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+            self._conn = None
+        if isinstance(exc, DBAPIError):
+            raise _translate(exc) from exc
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        try:
+            await self._connection().commit()
+        except DBAPIError as error:
+            raise _translate(error) from error
+
+    async def rollback(self) -> None:
+        """Discard the transaction's changes."""
+        await self._connection().rollback()
