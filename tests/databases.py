@@ -74,7 +74,7 @@ def postgres_url() -> Iterator[str]:
 
 
 @asynccontextmanager
-async def open_postgres(url: str, *, pool_size: int = 5) -> AsyncIterator[SqlDatabase]:
+async def open_postgres(url: str, *, pool_size: int = 10) -> AsyncIterator[SqlDatabase]:
     """The run's Postgres database, emptied first."""
     database = SqlDatabase(make_engine(url, pool_size=pool_size))
     async with database.engine.begin() as conn:

@@ -118,7 +118,8 @@ class InMemorySessionStore(_Store):
         session.version = 1
         self._j.put(self._t.sessions, session.id, _copy_session(session))
 
-    async def get(self, session_id: str) -> ChatSession:
+    async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
+        """A copy of the session (units of work are serialised here, so no lock is needed)."""
         try:
             return _copy_session(self._t.sessions[session_id])
         except KeyError:

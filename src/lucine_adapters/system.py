@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FixedClock", "SecretsIdFactory", "SystemClock"]
+__all__ = ["FixedClock", "FixedIdFactory", "SecretsIdFactory", "SystemClock"]
 
 
 class SystemClock:
@@ -57,3 +57,25 @@ class SecretsIdFactory:
     def new_id(self) -> str:
         """A new record id."""
         return secrets.token_hex(16)
+
+
+class FixedIdFactory:
+    """Predictable ids (``s000001``, ``r000001`` ...): for tests that compare two runs.
+
+    Never use it in production: session ids must be unguessable.
+    """
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def _next(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count:06d}"
+
+    def session_id(self) -> str:
+        """The next session id."""
+        return self._next("s")
+
+    def new_id(self) -> str:
+        """The next record id."""
+        return self._next("r")

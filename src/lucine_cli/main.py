@@ -14,6 +14,7 @@ import typer
 
 from lucine_adapters.bootstrap import bootstrap
 from lucine_adapters.settings import Settings
+from lucine_adapters.sql import migrate
 from lucine_core.errors import LucineError
 from lucine_core.services import Services
 from lucine_core.services.chat import smart_action, visitor_message
@@ -151,6 +152,48 @@ def _show(result: ChatReply | EscalationOutcome) -> list[str]:
     for index, action in enumerate(result.smart_actions, 1):
         typer.echo(f"  [{index}] {action.text}")
     return [a.action for a in result.smart_actions]
+
+
+db_app = typer.Typer(
+    name="db",
+    help="The database's schema: DATABASE_URL, else the SQLite file in LUCINE_DATA_DIR.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app)
+
+
+def _database_url() -> str:
+    try:
+        return Settings.from_env().resolved_database_url
+    except LucineError as error:
+        fail(error.message)
+
+
+def _revision_line(url: str, revision: str | None) -> str:
+    where = f"database at {migrate.public_url(url)}"
+    if revision is None:
+        return f"{where} is empty (no schema yet)"
+    newest = migrate.head()
+    if revision == newest:
+        return f"{where} is at revision {revision} (head)"
+    if migrate.is_known(revision):
+        return f"{where} is at revision {revision} (behind head {newest}: lucine db upgrade)"
+    return f"{where} is at revision {revision} (unknown here: newer than head {newest}?)"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the schema to this version's head (safe to run on every start)."""
+    url = _database_url()
+    _run(migrate.upgrade(url))
+    typer.echo(_revision_line(url, _run(migrate.current(url))))
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and whether it is up to date."""
+    url = _database_url()
+    typer.echo(_revision_line(url, _run(migrate.current(url))))
 
 
 def main() -> None:

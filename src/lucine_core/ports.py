@@ -116,8 +116,12 @@ class SessionStore(Protocol):
         """
         ...
 
-    async def get(self, session_id: str) -> ChatSession:
+    async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
         """Return a fresh copy of the session; changing it changes nothing stored.
+
+        With ``for_update`` other writers of the session wait until this unit of work
+        ends (a row lock where the database has them), so read-modify-write use cases
+        queue up instead of failing each other's versioned updates.
 
         Raises:
             NotFoundError: no such session.

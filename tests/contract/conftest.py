@@ -45,13 +45,11 @@ ADAPTERS: Mapping[str, AdapterOpener | None] = MappingProxyType(
 Postgres (None here) needs the run's database, so its opener is made by the fixture.
 """
 
-__all__ += ["postgres_url"]
+__all__ += ["opener_for", "postgres_url"]
 
 
-@pytest.fixture(params=list(ADAPTERS))
-def adapter(request: pytest.FixtureRequest) -> AdapterOpener:
-    """How to open a fresh, empty database of one adapter (for tests needing several)."""
-    name: str = request.param
+def opener_for(name: str, request: pytest.FixtureRequest) -> AdapterOpener:
+    """The opener of adapter ``name``; Postgres's uses this run's database."""
     opener = ADAPTERS[name]
     if opener is not None:
         return opener
@@ -63,6 +61,12 @@ def adapter(request: pytest.FixtureRequest) -> AdapterOpener:
             yield database
 
     return _postgres
+
+
+@pytest.fixture(params=list(ADAPTERS))
+def adapter(request: pytest.FixtureRequest) -> AdapterOpener:
+    """How to open a fresh, empty database of one adapter (for tests needing several)."""
+    return opener_for(request.param, request)
 
 
 @pytest.fixture

@@ -31,7 +31,14 @@ def test_core_imports_only_stdlib_and_attrs() -> None:
 
 def test_core_never_reads_the_clock_or_randomness_directly() -> None:
     """The core uses the Clock and IdFactory ports, never datetime.now, uuid or random."""
-    banned = ("datetime.now(", "datetime.utcnow(", "uuid4(", "import random", "secrets.")
+    banned = (
+        "datetime.now(",
+        "datetime.utcnow(",
+        "uuid4(",
+        "import random",
+        "secrets.",
+        "perf_counter",
+    )
     hits = [
         f"{p.relative_to(CORE)}: {word}"
         for p in CORE.rglob("*.py")

@@ -105,9 +105,12 @@ class SqlSessionStore(_SqlStore):
         session.version = 1
         await self._write_history(session, 0)
 
-    async def get(self, session_id: str) -> ChatSession:
-        """Read one session with its history."""
-        found = await self._rows(select(t.sessions).where(t.sessions.c.id == session_id))
+    async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
+        """Read one session with its history (locking its row for ``for_update``)."""
+        query = select(t.sessions).where(t.sessions.c.id == session_id)
+        if for_update:
+            query = query.with_for_update()
+        found = await self._rows(query)
         if not found:
             raise NotFoundError(kind="session", key=session_id)
         return (await self._build(found))[0]

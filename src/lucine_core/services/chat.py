@@ -7,8 +7,6 @@ and only if the chat is still the assistant's by then.
 
 from __future__ import annotations
 
-import time
-
 import attrs
 
 from lucine_core import escalation as esc
@@ -83,7 +81,7 @@ async def _store_visitor_message(
     uow: UnitOfWork, services: Services, text: str, session_id: str | None
 ) -> _Stored:
     now = services.clock.now()
-    session = await uow.sessions.get(session_id) if session_id else None
+    session = await uow.sessions.get(session_id, for_update=True) if session_id else None
     new = session is None or session.is_terminal
     if session is None or session.is_terminal:
         fallback = session.language if session else Language.IT
@@ -101,7 +99,7 @@ async def _store_visitor_message(
 
 
 async def _answer(services: Services, session: ChatSession, text: str, seq: int) -> ChatReply:
-    started = time.perf_counter()
+    started = services.clock.now()
     reasons = esc.visitor_reasons(text)
     queued = await _is_queued(services, session.id)
     if EscalationReason.VISITOR_ASKED in reasons and not queued:
@@ -136,7 +134,7 @@ async def _answer(services: Services, session: ChatSession, text: str, seq: int)
         if offer
         else ()
     )
-    latency_ms = round((time.perf_counter() - started) * 1000)
+    latency_ms = round((services.clock.now() - started).total_seconds() * 1000)
     return await _store_reply(
         services,
         session_id=session.id,
@@ -178,7 +176,7 @@ async def _store_reply(
     reasons = tuple(r.value for r in decision.reasons) if actions else ()
 
     async def work(uow: UnitOfWork) -> tuple[ChatSession, Message | None]:
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         if not session.allows(Trigger.ASSISTANT_ANSWERS):
             # An operator took over (or the chat closed) while the answer was written.
             return session, None
@@ -261,7 +259,7 @@ async def continue_with_ai(services: Services, *, session_id: str) -> ChatReply:
     """The visitor chose to go on with the assistant: no new offer on the next answer."""
 
     async def work(uow: UnitOfWork) -> tuple[ChatSession, Message]:
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         now = services.clock.now()
         session.record(ev.SmartActionClicked(action=esc.CONTINUE_AI), now)
         if session.allows(Trigger.VISITOR_WRITES):
@@ -289,7 +287,7 @@ async def poll(services: Services, *, session_id: str, after_seq: int = 0) -> Po
     if after_seq < 0:
         raise ValidationError(field="since", reason="must not be negative")
     async with services.uow() as uow:
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         messages = await uow.messages.list(session_id, after_seq=after_seq, limit=_MAX_POLL)
         operator = (
             await uow.operators.get(session.operator_id)

@@ -53,7 +53,7 @@ async def operator_message(
 
     async def work(uow: UnitOfWork) -> Message:
         operator = await active_operator(uow, operator_id)
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         now = services.clock.now()
         first = session.operator_replied_at is None
         session.operator_writes(operator_id, now)
@@ -95,7 +95,7 @@ async def transfer(
 
     async def work(uow: UnitOfWork) -> Message:
         actor = await active_operator(uow, actor_id)
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         ensure_may_act(actor, session, "transfer this chat")
         target = await uow.operators.get(to_operator_id)
         if target.disabled:
@@ -148,7 +148,7 @@ async def hand_back(services: Services, *, actor_id: str, session_id: str) -> Me
 
     async def work(uow: UnitOfWork) -> Message:
         actor = await active_operator(uow, actor_id)
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         ensure_may_act(actor, session, "hand back this chat")
         now = services.clock.now()
         session.hand_back(actor=Actor.operator(actor_id), at=now)
@@ -183,7 +183,7 @@ async def close_chat(
 
     async def work(uow: UnitOfWork) -> Message:
         actor = await active_operator(uow, actor_id)
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         ensure_may_act(actor, session, "close this chat")
         if clean_note:
             await store_note(uow, services, session_id, actor_id, clean_note)

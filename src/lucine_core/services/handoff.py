@@ -50,7 +50,7 @@ async def request_operator(
     """
 
     async def work(uow: UnitOfWork) -> _Requested:
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         if session.is_held:
             return _Requested("with_operator", None)
         if await uow.queue.waiting_for(session_id) is not None:
@@ -147,7 +147,7 @@ async def take_chat(
 
     async def work(uow: UnitOfWork) -> Message:
         operator = await active_operator(uow, operator_id)
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         if session.is_held:
             raise ConflictError(reason="the chat is already taken by an operator")
         now = services.clock.now()

@@ -72,7 +72,7 @@ async def sweep(services: Services) -> SweepReport:
 async def _timeout(
     uow: UnitOfWork, services: Services, session_id: str, report: SweepReport
 ) -> None:
-    session = await uow.sessions.get(session_id)
+    session = await uow.sessions.get(session_id, for_update=True)
     now = services.clock.now()
     timeouts = services.policies.timeouts
     silent = now - session.last_activity_at
@@ -154,7 +154,7 @@ async def _session_slas(services: Services, report: SweepReport) -> None:
     for session_id in [*waiting, *held]:
 
         async def work(uow: UnitOfWork, sid: str = session_id) -> None:
-            session = await uow.sessions.get(sid)
+            session = await uow.sessions.get(sid, for_update=True)
             now = services.clock.now()
             entry = await uow.queue.waiting_for(sid)
             if entry is not None:

@@ -142,7 +142,7 @@ async def create_ticket_from_chat(
 
     async def work(uow: UnitOfWork) -> tuple[Ticket, Message]:
         operator = await active_operator(uow, operator_id)
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         ensure_may_act(operator, session, "create a ticket from this chat")
         known = await uow.tickets.list(session_id=session_id, limit=1)
         contact = known[0].contact if known else Contact()
@@ -220,7 +220,7 @@ async def create_ticket_from_widget(
     description = _description(message)
 
     async def work(uow: UnitOfWork) -> tuple[Ticket, Message]:
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, for_update=True)
         now = services.clock.now()
         ticket = _new_ticket(
             services,
