@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run Lucine with nothing but Python 3.11+: no manual venv or pip step.
 
-    python3 dev.py start        run Lucine on its embedded default
+    python3 dev.py start        run Lucine on its embedded default (SQLite, offline answers)
     python3 dev.py test         run the whole test suite
     python3 dev.py nox ARGS     run any nox session (lint, typecheck, layers, ...)
     python3 dev.py lucine ARGS  run the lucine command itself
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     commands = {
-        "start": [str(_bin("lucine")), "chat", *rest],
+        "start": [str(_bin("lucine")), "serve", *rest],
         "test": [str(_bin("nox")), "-s", "tests", "--", *rest],
         "nox": [str(_bin("nox")), *rest],
         "lucine": [str(_bin("lucine")), *rest],

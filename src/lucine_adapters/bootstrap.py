@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
+from redis.asyncio import Redis
 
 from lucine_adapters.kb import Bm25KnowledgeBase
 from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
@@ -14,18 +17,20 @@ from lucine_adapters.kb.loader import load_kb, sample_kb
 from lucine_adapters.memory import InMemoryDatabase
 from lucine_adapters.notify import InMemoryNotifier, LogNotifier
 from lucine_adapters.passwords import BcryptPasswordHasher
+from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from lucine_adapters.realtime import InMemoryEventPublisher
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql.database import SqlDatabase, make_engine
 from lucine_adapters.system import FixedClock, SecretsIdFactory, SystemClock
+from lucine_adapters.tokens import MIN_KEY_BYTES, JwtTokenIssuer
 from lucine_core.errors import ValidationError
 from lucine_core.escalation import EscalationPolicy
 from lucine_core.kb import KnowledgeBaseItem
-from lucine_core.ports import Clock, Notifier, UnitOfWorkFactory
+from lucine_core.ports import Clock, Notifier, RateLimiter, UnitOfWorkFactory
 from lucine_core.services import Policies, Services
 
-__all__ = ["bootstrap", "bootstrap_in_memory", "close", "running"]
+__all__ = ["bootstrap", "bootstrap_in_memory", "close", "running", "secret_key"]
 
 
 def _policies(settings: Settings, base: Policies | None = None) -> Policies:
@@ -43,6 +48,28 @@ def _policies(settings: Settings, base: Policies | None = None) -> Policies:
         auto_assign=settings.auto_assign,
         timezone=settings.timezone,
     )
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The token signing key: from settings, else a key file made once with the CSPRNG."""
+    if settings.secret_key is not None:
+        return settings.secret_key
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    key = path.read_text().strip().encode()
+    if len(key) < MIN_KEY_BYTES:
+        raise ValidationError(field=str(path), reason=f"must hold at least {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+    return InMemoryRateLimiter()
 
 
 def _storage(settings: Settings) -> UnitOfWorkFactory:
@@ -71,6 +98,8 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         hasher=BcryptPasswordHasher(settings.bcrypt_rounds),
         notifier=LogNotifier(),
         publisher=InMemoryEventPublisher(),
+        tokens=JwtTokenIssuer(secrets.token_bytes(32) if in_memory else secret_key(settings)),
+        limiter=_limiter(settings),
         policies=policies,
     )
 
@@ -115,5 +144,7 @@ def bootstrap_in_memory(
         hasher=BcryptPasswordHasher(bcrypt_rounds),
         notifier=notifier or InMemoryNotifier(),
         publisher=InMemoryEventPublisher(),
+        tokens=JwtTokenIssuer(secrets.token_bytes(32)),
+        limiter=InMemoryRateLimiter(),
         policies=base,
     )

@@ -66,6 +66,10 @@ class Settings:
         database_url: SQLAlchemy URL (``postgresql+psycopg://...``); None means the
             embedded SQLite file ``lucine.sqlite3`` in ``data_dir``.
         db_pool_size: Connections per process (Postgres).
+        secret_key: Signing key for operator tokens (LUCINE_SECRET_KEY, at least 32
+            bytes); None means the key file in ``data_dir``, made on first run.
+        redis_url: Redis for limits shared by every worker (REDIS_URL); None keeps them
+            per process.
         kb_path: A knowledge-base file (JSON or CSV); the shipped sample when None.
         min_confidence: Retrieval confidence below which the assistant offers a human;
             the retrieval engine's calibrated default when None.
@@ -75,6 +79,8 @@ class Settings:
     """
 
     data_dir: Path
+    secret_key: bytes | None = None
+    redis_url: str | None = None
     database_url: str | None = None
     db_pool_size: int = 10
     kb_path: Path | None = None
@@ -105,8 +111,13 @@ class Settings:
             raise ValidationError(
                 field="LUCINE_DB_POOL_SIZE", reason="must be a whole number 1-200"
             )
+        secret = env.get("LUCINE_SECRET_KEY") or None
+        if secret is not None and len(secret.encode()) < 32:  # noqa: PLR2004 - HS256 key size
+            raise ValidationError(field="LUCINE_SECRET_KEY", reason="must be at least 32 bytes")
         return cls(
             data_dir=default_data_dir(env),
+            secret_key=secret.encode() if secret else None,
+            redis_url=env.get("REDIS_URL") or None,
             database_url=url,
             db_pool_size=int(pool) if pool is not None else 10,
             kb_path=Path(kb) if kb else None,

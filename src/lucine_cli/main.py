@@ -15,6 +15,7 @@ import typer
 from lucine_adapters.bootstrap import bootstrap
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
+from lucine_cli.server import operator_app, serve
 from lucine_core.errors import LucineError
 from lucine_core.services import Services
 from lucine_core.services.chat import smart_action, visitor_message
@@ -194,6 +195,10 @@ def db_current() -> None:
     """Print the database's schema revision and whether it is up to date."""
     url = _database_url()
     typer.echo(_revision_line(url, _run(migrate.current(url))))
+
+
+app.command()(serve)
+app.add_typer(operator_app)
 
 
 def main() -> None:

@@ -37,10 +37,14 @@ __all__ = [
     "OperatorStore",
     "PasswordHasher",
     "QueueStore",
+    "RateDecision",
+    "RateLimiter",
     "RealtimeEvent",
     "Responder",
     "SessionStore",
     "TicketStore",
+    "TokenClaims",
+    "TokenIssuer",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]
@@ -484,6 +488,65 @@ class IdFactory(Protocol):
 
     def new_id(self) -> str:
         """A unique id for any other record."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class TokenClaims:
+    """What a verified operator token says.
+
+    Attributes:
+        operator_id: Whose token it is.
+        token_version: The operator's token_version when it was issued; a later bump
+            (logout, password change, disabling) revokes it.
+        token_id: Unique id of this token.
+        expires_at: When it stops being valid.
+    """
+
+    operator_id: str
+    token_version: int
+    token_id: str
+    expires_at: datetime
+
+
+class TokenIssuer(Protocol):
+    """Signed, expiring operator tokens."""
+
+    def issue(self, operator: Operator, now: datetime) -> tuple[str, TokenClaims]:
+        """A new token for the operator, and what it claims."""
+        ...
+
+    def verify(self, token: str, now: datetime) -> TokenClaims:
+        """Check signature, algorithm, issuer, audience and times.
+
+        Raises:
+            AuthenticationError: anything about the token is wrong.
+        """
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class RateDecision:
+    """Whether one more attempt is allowed now, and when to come back if not."""
+
+    allowed: bool
+    remaining: int
+    retry_after_seconds: int
+
+
+class RateLimiter(Protocol):
+    """Fixed-window counters shared by every worker that uses the same backend."""
+
+    async def hit(self, key: str, *, limit: int, window: timedelta, now: datetime) -> RateDecision:
+        """Count one attempt under ``key`` and say whether it is within ``limit`` per ``window``."""
+        ...
+
+    async def peek(self, key: str, *, limit: int, window: timedelta, now: datetime) -> RateDecision:
+        """Say whether one more attempt would be allowed, without counting one."""
+        ...
+
+    async def reset(self, key: str) -> None:
+        """Forget the attempts counted under ``key`` (e.g. after a successful login)."""
         ...
 
 

@@ -17,8 +17,10 @@ from lucine_core.ports import (
     KnowledgeBase,
     Notifier,
     PasswordHasher,
+    RateLimiter,
     RealtimeEvent,
     Responder,
+    TokenIssuer,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -88,6 +90,8 @@ class Services:
     hasher: PasswordHasher
     notifier: Notifier
     publisher: EventPublisher
+    tokens: TokenIssuer
+    limiter: RateLimiter
     policies: Policies = Policies()
 
 

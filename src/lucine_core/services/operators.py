@@ -20,6 +20,7 @@ from lucine_core.services.context import Services, publish_all, transaction
 from lucine_core.services.handoff import assign_waiting
 
 __all__ = [
+    "authenticate",
     "create_operator",
     "list_operators",
     "login",
@@ -142,12 +143,16 @@ _DUMMY_HASH = "$2b$12$QfCEc3U2bhZKppPWcK6FZ.W6lc4UgcRAxUaO5IBc9bSHNLOzEGS1K"
 
 
 async def logout(services: Services, *, operator_id: str) -> None:
-    """The operator goes OFFLINE; chats they hold stay theirs until handed back or closed."""
+    """The operator goes OFFLINE and every token issued to them is revoked.
+
+    Chats they hold stay theirs until handed back, transferred or closed.
+    """
 
     async def work(uow: UnitOfWork) -> Operator:
         operator = await active_operator(uow, operator_id)
         now = services.clock.now()
         operator.availability = Availability.OFFLINE
+        operator.token_version += 1
         await uow.operators.update(operator)
         await uow.events.add(
             [
@@ -270,6 +275,20 @@ async def update_operator(
         return operator.view(loads.get(operator.id, 0))
 
     return await transaction(services, work)
+
+
+async def authenticate(services: Services, token: str) -> Operator:
+    """The operator a token belongs to, if the token is valid and not revoked.
+
+    Raises:
+        AuthenticationError: bad, expired or revoked token, or a disabled operator.
+    """
+    claims = services.tokens.verify(token, services.clock.now())
+    async with services.uow() as uow:
+        operator = await active_operator(uow, claims.operator_id)
+    if operator.token_version != claims.token_version:
+        raise AuthenticationError()
+    return operator
 
 
 async def list_operators(services: Services) -> Sequence[OperatorView]:

@@ -1,0 +1,124 @@
+"""`lucine serve` and `lucine operator ...`: run the server, manage operator accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from lucine_adapters.bootstrap import running
+from lucine_adapters.settings import Settings
+from lucine_adapters.sql import migrate
+from lucine_core.enums import Role
+from lucine_core.errors import LucineError
+from lucine_core.services.operators import create_operator, list_operators
+
+__all__ = ["operator_app", "serve"]
+
+operator_app = typer.Typer(name="operator", help="Operator accounts.", no_args_is_help=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except LucineError as error:
+        raise _fail(error.message) from None
+
+
+async def _operator_count(settings: Settings) -> int:
+    async with running(settings) as services:
+        return len(await list_operators(services))
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Create or upgrade the schema first.")
+    ] = True,
+) -> None:
+    """Run Lucine: the API, background sweeps, and (on first run) a fresh SQLite database."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    settings = _settings()
+    url = settings.resolved_database_url
+    try:
+        if migrate_first:
+            asyncio.run(migrate.upgrade(url))
+        operators = asyncio.run(_operator_count(settings))
+    except LucineError as error:
+        raise _fail(error.message) from None
+    base = os.environ.get("LUCINE_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
+    typer.echo(f"Lucine on {base}  (database: {migrate.public_url(url)})")
+    typer.echo(f"  API docs:   {base}/api/docs")
+    typer.echo(f"  health:     {base}/api/health")
+    if operators == 0:
+        typer.echo("  No operator account yet: create the first admin with")
+        typer.echo("    lucine operator create --admin --username admin")
+    os.environ.setdefault("LUCINE_PUBLIC_URL", base)
+    uvicorn.run(
+        "lucine_http.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (at least 10 characters): ")
+    if getpass.getpass("Again: ") != first:
+        raise _fail("the passwords differ")
+    return first
+
+
+@operator_app.command("create")
+def create(
+    username: Annotated[str, typer.Option(help="Login name (a-z, 0-9, . _ -).")],
+    display_name: Annotated[
+        str | None, typer.Option(help="The name visitors see (default: the username).")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="May manage operators.")] = False,
+    capacity: Annotated[int, typer.Option(help="Chats held at once at most.")] = 3,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an operator account (the first admin comes from here; there is no default)."""
+    settings = _settings()
+    password = _read_password(password_stdin)
+
+    async def work() -> str:
+        async with running(settings) as services:
+            view = await create_operator(
+                services,
+                actor_id=None,
+                username=username,
+                display_name=display_name or username,
+                password=password,
+                role=Role.ADMIN if admin else Role.OPERATOR,
+                capacity=capacity,
+            )
+            return view.username
+
+    try:
+        created = asyncio.run(work())
+    except LucineError as error:
+        raise _fail(error.message) from None
+    typer.echo(f"created {'admin' if admin else 'operator'} {created}")

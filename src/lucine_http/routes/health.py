@@ -1,0 +1,48 @@
+"""Health: /api/health (503 when the database is down) and /api/health/live."""
+
+# Litestar reads handler annotations at run time: no postponed evaluation here.
+
+import time
+from typing import Any
+
+from litestar import Request, Response, Router, get
+
+from lucine_core.errors import LucineError
+from lucine_http.deps import App
+
+__all__ = ["router"]
+
+_STARTED = time.monotonic()
+VERSION = "0.1.0"
+
+
+@get("/live", summary="The process answers")
+async def live() -> dict[str, str]:
+    """Always ok while the process serves requests."""
+    return {"status": "ok"}
+
+
+@get("/", summary="Database, responder, background jobs, version, uptime")
+async def health(request: Request[Any, Any, Any], app: App) -> Response[dict[str, Any]]:
+    """200 when the database answers, 503 otherwise."""
+    database = "ok"
+    try:
+        async with app.services.uow() as uow:
+            await uow.sessions.count_by_status()
+    except LucineError:
+        database = "unavailable"
+    except OSError:
+        database = "unavailable"
+    healthy = database == "ok"
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "version": VERSION,
+        "uptimeSeconds": round(time.monotonic() - _STARTED),
+        "database": database,
+        "responder": "ok",
+        "backgroundJobs": request.app.state.jobs.state,
+    }
+    return Response(body, status_code=200 if healthy else 503)
+
+
+router = Router(path="/api/health", route_handlers=[live, health], tags=["health"])
