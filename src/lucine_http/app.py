@@ -17,7 +17,7 @@ from lucine_http.deps import App
 from lucine_http.errors import exception_handlers
 from lucine_http.headers import SecurityHeaders
 from lucine_http.observability import Metrics, RequestLog, metrics_route
-from lucine_http.routes import chat, health, operators
+from lucine_http.routes import admin, analytics, chat, health, management, operators, tickets
 
 __all__ = ["create_app"]
 
@@ -48,7 +48,16 @@ def create_app(
         else None
     )
     return Litestar(
-        route_handlers=[chat.router, operators.router, health.router, metrics_route],
+        route_handlers=[
+            chat.router,
+            operators.router,
+            management.router,
+            tickets.router,
+            analytics.router,
+            admin.router,
+            health.router,
+            metrics_route,
+        ],
         dependencies={"app": Provide(provide_app, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         middleware=[DefineMiddleware(RequestLog, metrics=metrics), SecurityHeaders],

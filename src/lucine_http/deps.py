@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 
 from lucine_core.errors import AuthenticationError, PermissionDeniedError
@@ -46,7 +47,7 @@ def token_of(request: Request[Any, Any, Any]) -> str | None:
     return request.cookies.get(TOKEN_COOKIE) or None
 
 
-async def current_operator(request: Request[Any, Any, Any], app: App) -> Operator:
+async def current_operator(request: Request[Any, Any, Any], app: NamedDependency[App]) -> Operator:
     """The authenticated operator.
 
     Raises:
@@ -61,7 +62,7 @@ async def current_operator(request: Request[Any, Any, Any], app: App) -> Operato
         raise NotAuthorizedException() from None
 
 
-async def admin(request: Request[Any, Any, Any], app: App) -> Operator:
+async def admin(request: Request[Any, Any, Any], app: NamedDependency[App]) -> Operator:
     """The authenticated operator, who must be an admin (403 otherwise)."""
     operator = await current_operator(request, app)
     if not operator.is_admin:
@@ -69,7 +70,7 @@ async def admin(request: Request[Any, Any, Any], app: App) -> Operator:
     return operator
 
 
-async def check_limit(app: App, key: str, limit: Limit, what: str) -> None:
+async def check_limit(app: NamedDependency[App], key: str, limit: Limit, what: str) -> None:
     """Count one attempt under ``key``; 429 with Retry-After when over ``limit``."""
     decision = await app.services.limiter.hit(
         key, limit=limit.count, window=limit.window, now=app.services.clock.now()

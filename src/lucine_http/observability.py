@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -135,7 +136,9 @@ def _route_of(scope: Scope) -> str:
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics_route(request: Request[Any, Any, Any], app: App) -> Response[bytes]:
+async def metrics_route(
+    request: Request[Any, Any, Any], app: NamedDependency[App]
+) -> Response[bytes]:
     """Prometheus text format; chats by state and queue length are read at scrape time."""
     metrics: Metrics = request.app.state.metrics
     async with app.services.uow() as uow:

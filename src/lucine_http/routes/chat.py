@@ -2,10 +2,11 @@
 
 # Litestar reads handler annotations at run time: no postponed evaluation here.
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from lucine_core.services.chat import poll, rate_chat, smart_action, visitor_message
 from lucine_core.services.tickets import create_ticket_from_widget
@@ -28,7 +29,9 @@ __all__ = ["router"]
 
 
 @post("/", status_code=200, summary="A visitor's message; the assistant's reply")
-async def chat(data: ChatIn, request: Request[Any, Any, Any], app: App) -> ChatOut:
+async def chat(
+    data: JSONBody[ChatIn], request: Request[Any, Any, Any], app: NamedDependency[App]
+) -> ChatOut:
     """Store the visitor's message and answer it (unless an operator holds the chat)."""
     client = app.client(request)
     await check_limit(app, f"chat:{client}", app.config.chat_limit, "messages")
@@ -39,7 +42,9 @@ async def chat(data: ChatIn, request: Request[Any, Any, Any], app: App) -> ChatO
 
 
 @post("/action", status_code=200, summary="A smart-action button press")
-async def action(data: ActionIn, request: Request[Any, Any, Any], app: App) -> ActionOut:
+async def action(
+    data: JSONBody[ActionIn], request: Request[Any, Any, Any], app: NamedDependency[App]
+) -> ActionOut:
     """request_operator queues the chat (or offers a ticket); continue_ai stays with the AI."""
     await check_limit(app, f"chat:{app.client(request)}", app.config.chat_limit, "messages")
     result = await smart_action(app.services, session_id=data.session_id, action=data.action)
@@ -48,16 +53,18 @@ async def action(data: ActionIn, request: Request[Any, Any, Any], app: App) -> A
 
 @get("/poll/{session_id:str}", summary="New messages and the chat's state")
 async def poll_chat(
-    session_id: str,
-    app: App,
-    since: int = Parameter(default=0, ge=0, le=10_000_000, description="Last seq seen"),
+    session_id: FromPath[str],
+    app: NamedDependency[App],
+    since: Annotated[int, QueryParameter(ge=0, le=10_000_000, description="Last seq seen")] = 0,
 ) -> PollOut:
     """Messages after ``since``, the state, the operator's name and the queue place."""
     return poll_out(await poll(app.services, session_id=session_id, after_seq=since))
 
 
 @post("/rating", status_code=204, summary="The visitor rates a closed chat")
-async def rating(data: RatingIn, request: Request[Any, Any, Any], app: App) -> None:
+async def rating(
+    data: JSONBody[RatingIn], request: Request[Any, Any, Any], app: NamedDependency[App]
+) -> None:
     """1 to 5, with an optional comment."""
     await check_limit(app, f"chat:{app.client(request)}", app.config.chat_limit, "messages")
     await rate_chat(
@@ -67,7 +74,7 @@ async def rating(data: RatingIn, request: Request[Any, Any, Any], app: App) -> N
 
 @post("/ticket", status_code=201, summary="The form when nobody is online")
 async def ticket_form(
-    data: TicketFormIn, request: Request[Any, Any, Any], app: App
+    data: JSONBody[TicketFormIn], request: Request[Any, Any, Any], app: NamedDependency[App]
 ) -> TicketFormOut:
     """A ticket with the visitor's e-mail or phone; the chat gets a confirmation."""
     await check_limit(app, f"chat:{app.client(request)}", app.config.chat_limit, "messages")

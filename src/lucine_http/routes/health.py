@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from litestar import Request, Response, Router, get
+from litestar.di import NamedDependency
 
 from lucine_core.errors import LucineError
 from lucine_http.deps import App
@@ -23,7 +24,9 @@ async def live() -> dict[str, str]:
 
 
 @get("/", summary="Database, responder, background jobs, version, uptime")
-async def health(request: Request[Any, Any, Any], app: App) -> Response[dict[str, Any]]:
+async def health(
+    request: Request[Any, Any, Any], app: NamedDependency[App]
+) -> Response[dict[str, Any]]:
     """200 when the database answers, 503 otherwise."""
     database = "ok"
     try:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from lucine_core.enums import Availability
 from lucine_core.errors import AuthenticationError
@@ -135,7 +136,9 @@ def summary_out(summary: ChatSummary) -> SummaryOut:
 
 
 @post("/login", status_code=200, summary="Log in; returns an 8-hour bearer token")
-async def login_route(data: LoginIn, request: Request[Any, Any, Any], app: App) -> LoginOut:
+async def login_route(
+    data: JSONBody[LoginIn], request: Request[Any, Any, Any], app: NamedDependency[App]
+) -> LoginOut:
     """5 failed tries per 15 minutes per username and per client, then 429."""
     services, limit = app.services, app.config.login_limit
     keys = (f"login-user:{data.username.strip().lower()}", f"login-client:{app.client(request)}")
@@ -158,26 +161,30 @@ async def login_route(data: LoginIn, request: Request[Any, Any, Any], app: App) 
 
 
 @post("/logout", status_code=204, summary="Log out; every token of this operator is revoked")
-async def logout_route(app: App, me: Operator) -> None:
+async def logout_route(app: NamedDependency[App], me: NamedDependency[Operator]) -> None:
     """Goes OFFLINE and revokes the operator's tokens everywhere."""
     await logout(app.services, operator_id=me.id)
 
 
 @get("/me", summary="The logged-in operator")
-async def me_route(me: Operator) -> OperatorOut:
+async def me_route(me: NamedDependency[Operator]) -> OperatorOut:
     """Who the token belongs to."""
     return operator_out(me.view())
 
 
 @post("/availability", status_code=200, summary="Change availability")
-async def availability_route(data: AvailabilityIn, app: App, me: Operator) -> OperatorOut:
+async def availability_route(
+    data: JSONBody[AvailabilityIn], app: NamedDependency[App], me: NamedDependency[Operator]
+) -> OperatorOut:
     """Going ONLINE may hand the operator waiting chats at once."""
     view = await set_availability(app.services, operator_id=me.id, availability=data.availability)
     return operator_out(view)
 
 
 @post("/send-message", status_code=201, summary="Reply to the visitor of a held chat")
-async def send_message_route(data: SendIn, app: App, me: Operator) -> MessageOut:
+async def send_message_route(
+    data: JSONBody[SendIn], app: NamedDependency[App], me: NamedDependency[Operator]
+) -> MessageOut:
     """Only the operator holding the chat may write to it."""
     message = await operator_message(
         app.services, operator_id=me.id, session_id=data.session_id, text=data.message
@@ -186,13 +193,17 @@ async def send_message_route(data: SendIn, app: App, me: Operator) -> MessageOut
 
 
 @get("/pending-chats", summary="Chats waiting for a human, in serving order")
-async def pending_route(app: App, me: Operator) -> list[SummaryOut]:
+async def pending_route(
+    app: NamedDependency[App], me: NamedDependency[Operator]
+) -> list[SummaryOut]:
     """With queue place, waiting time and the queue-wait SLA."""
     return [summary_out(s) for s in await pending_chats(app.services)]
 
 
 @post("/take-chat", status_code=200, summary="Take a chat (409 if someone else has it)")
-async def take_route(data: TakeIn, app: App, me: Operator) -> TakeOut:
+async def take_route(
+    data: JSONBody[TakeIn], app: NamedDependency[App], me: NamedDependency[Operator]
+) -> TakeOut:
     """Exactly one operator ever holds a chat."""
     message = await take_chat(app.services, operator_id=me.id, session_id=data.session_id)
     return TakeOut(session_id=data.session_id, message=message_out(message))

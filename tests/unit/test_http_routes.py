@@ -1,0 +1,780 @@
+"""The operator, ticket, analytics and admin routes over HTTP, on the in-memory adapters."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import attrs
+import pytest
+from litestar.testing import TestClient
+
+from lucine_adapters.system import FixedClock
+from lucine_core.enums import Role
+from lucine_core.services import Services
+from lucine_http.app import create_app
+from tests.conftest import PASSWORD, make_operator
+
+Headers = dict[str, str]
+
+
+@attrs.define
+class Api:
+    """A test client over manual-assignment services, with helpers to set the scene."""
+
+    client: TestClient[Any]
+    services: Services
+
+    def run(self, fn: Callable[..., Awaitable[Any]], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a use case on the app's own event loop."""
+        return self.client.blocking_portal.call(functools.partial(fn, *args, **kwargs))
+
+    def login(self, username: str) -> Headers:
+        """Log in over HTTP and return the Authorization header."""
+        response = self.client.post(
+            "/api/operators/login", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def operator(self, username: str, *, role: Role = Role.OPERATOR) -> tuple[str, Headers]:
+        """Create an operator, log them in (they go ONLINE) and return id and header."""
+        operator_id = self.run(make_operator, self.services, username, role=role)
+        return operator_id, self.login(username)
+
+    def visitor_chat(self, text: str = "quanto costa il biglietto?") -> str:
+        """A visitor starts a chat; returns its session id."""
+        response = self.client.post("/api/chat", json={"message": text})
+        assert response.status_code == 200, response.text
+        return str(response.json()["sessionId"])
+
+    def held_chat(self, headers: Headers) -> str:
+        """A new chat taken by the operator of ``headers``."""
+        sid = self.visitor_chat()
+        taken = self.client.post(
+            "/api/operators/take-chat", json={"sessionId": sid}, headers=headers
+        )
+        assert taken.status_code == 200, taken.text
+        return sid
+
+    def ticket(self, headers: Headers, **fields: Any) -> dict[str, Any]:
+        """An operator opens a ticket by hand."""
+        body = {
+            "subject": "Richiamare",
+            "description": "Ha telefonato per un cambio data",
+            "priority": "HIGH",
+            "email": "Ada@Example.org",
+        } | fields
+        response = self.client.post("/api/tickets", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def manual(services: Services) -> Services:
+    """The same services with automatic assignment off (operators take chats by hand)."""
+    return attrs.evolve(services, policies=attrs.evolve(services.policies, auto_assign=False))
+
+
+@pytest.fixture
+def api(services: Services) -> Iterator[Api]:
+    """The HTTP app over manual-assignment services."""
+    services = manual(services)
+    with TestClient(create_app(services)) as client:
+        yield Api(client=client, services=services)
+
+
+def field_of(body: dict[str, Any]) -> str:
+    """The input field a 400 body names (domain and framework errors alike)."""
+    details = body.get("details")
+    if isinstance(details, dict):
+        return str(details["field"])
+    assert isinstance(details, list), body
+    return ",".join(str(d["field"]) for d in details)
+
+
+def assert_bad(response: Any, field: str) -> None:
+    """A 400 naming ``field``."""
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_input"
+    assert field in field_of(response.json())
+
+
+SID = "s" * 22
+Route = tuple[str, str, dict[str, Any] | None]
+OPERATOR_ROUTES: list[Route] = [
+    ("POST", "/api/chat-management/update-status", {"sessionId": SID, "status": "RESOLVED"}),
+    ("POST", "/api/chat-management/add-note", {"sessionId": SID, "content": "x"}),
+    ("GET", f"/api/chat-management/history/{SID}", None),
+    ("GET", "/api/chat-management/active-chats", None),
+    (
+        "POST",
+        "/api/chat-management/create-ticket",
+        {"sessionId": SID, "subject": "s", "description": "d"},
+    ),
+    ("POST", "/api/chat-management/transfer", {"sessionId": SID, "toOperatorId": "x"}),
+    ("POST", "/api/chat-management/hand-back", {"sessionId": SID}),
+    (
+        "POST",
+        "/api/tickets",
+        {"subject": "s", "description": "d", "priority": "LOW", "email": "a@b.it"},
+    ),
+    ("GET", "/api/tickets", None),
+    ("GET", "/api/tickets/ABC", None),
+    ("PATCH", "/api/tickets/ABC", {"status": "CLOSED"}),
+    ("GET", "/api/analytics/stats", None),
+    ("GET", "/api/analytics/events", None),
+    ("GET", "/api/analytics/daily", None),
+]
+ADMIN_ROUTES: list[Route] = [
+    ("GET", "/api/admin/operators", None),
+    (
+        "POST",
+        "/api/admin/operators",
+        {"username": "eve", "displayName": "Eve", "password": PASSWORD},
+    ),
+    ("PATCH", "/api/admin/operators/x", {"capacity": 5}),
+    ("GET", "/api/admin/audit", None),
+    ("GET", f"/api/admin/privacy/sessions/{SID}", None),
+    ("DELETE", f"/api/admin/privacy/sessions/{SID}", None),
+    ("POST", "/api/admin/privacy/contacts/export", {"email": "a@b.it"}),
+    ("POST", "/api/admin/privacy/contacts/erase", {"email": "a@b.it"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ROUTES + ADMIN_ROUTES)
+def test_every_route_needs_a_token(api: Api, method: str, path: str, body: Any) -> None:
+    """Without a bearer token every operator and admin route answers 401 in the JSON shape."""
+    response = api.client.request(method, path, json=body)
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
+def test_admin_routes_refuse_operators(api: Api, method: str, path: str, body: Any) -> None:
+    """A valid token of a plain operator gets 403 from every admin route."""
+    _, ada = api.operator("ada")
+    response = api.client.request(method, path, json=body, headers=ada)
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+
+
+def test_a_bad_token_is_401(api: Api) -> None:
+    """A made-up bearer token is refused like a missing one."""
+    response = api.client.get("/api/tickets", headers={"Authorization": "Bearer nonsense"})
+    assert response.status_code == 401
+
+
+def test_openapi_lists_every_route(api: Api) -> None:
+    """The generated OpenAPI document has each added path with its methods."""
+    paths = api.client.get("/api/docs/openapi.json").json()["paths"]
+    for method, path, _ in OPERATOR_ROUTES + ADMIN_ROUTES:
+        template = path.replace(SID, "{session_id}").replace("/ABC", "/{ticket_id}")
+        template = template.replace("/operators/x", "/operators/{operator_id}")
+        assert method.lower() in paths[template.rstrip("/")], template
+
+
+# --- /api/chat-management -------------------------------------------------------------
+
+
+def test_update_status_closes_the_chat_and_keeps_the_notes(api: Api) -> None:
+    """RESOLVED closes the held chat, returns the system message and stores notes internally."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/update-status",
+        json={"sessionId": sid, "status": "RESOLVED", "notes": "Risolto al telefono"},
+        headers=ada,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["sender"] == "SYSTEM"
+    history = api.client.get(f"/api/chat-management/history/{sid}", headers=ada).json()
+    assert history["session"]["status"] == "RESOLVED"
+    assert [n["content"] for n in history["internalNotes"]] == ["Risolto al telefono"]
+
+
+def test_update_status_refuses_a_status_that_does_not_close(api: Api) -> None:
+    """WITH_OPERATOR is neither a closing status nor ACTIVE: 400 naming status."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/update-status",
+        json={"sessionId": sid, "status": "WITH_OPERATOR"},
+        headers=ada,
+    )
+    assert_bad(response, "status")
+    unknown = api.client.post(
+        "/api/chat-management/update-status",
+        json={"sessionId": sid, "status": "DONE"},
+        headers=ada,
+    )
+    assert_bad(unknown, "status")
+
+
+def test_update_status_active_hands_the_chat_back(api: Api) -> None:
+    """ACTIVE is v2.7's hand back: the chat returns to the assistant."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/update-status",
+        json={"sessionId": sid, "status": "ACTIVE"},
+        headers=ada,
+    )
+    assert response.status_code == 200, response.text
+    polled = api.client.get(f"/api/chat/poll/{sid}").json()
+    assert polled["sessionStatus"] == "ACTIVE"
+    assert polled["operator"] is None
+
+
+def test_closing_a_chat_nobody_holds_is_409(api: Api) -> None:
+    """An admin closing a chat that is with the assistant is an illegal transition."""
+    _, root = api.operator("root", role=Role.ADMIN)
+    sid = api.visitor_chat()
+    response = api.client.post(
+        "/api/chat-management/update-status",
+        json={"sessionId": sid, "status": "RESOLVED"},
+        headers=root,
+    )
+    assert response.status_code == 409, response.text
+
+
+def test_add_note_returns_the_note(api: Api) -> None:
+    """A note comes back with its id, session, author, content and time."""
+    ada_id, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/add-note", json={"sessionId": sid, "content": "VIP"}, headers=ada
+    )
+    assert response.status_code == 201, response.text
+    note = response.json()
+    assert note["sessionId"] == sid
+    assert note["operatorId"] == ada_id
+    assert note["content"] == "VIP"
+    assert note["id"]
+    assert note["createdAt"].startswith("2026-12-08T17:30")
+
+
+def test_add_note_to_an_unknown_chat_or_empty_is_refused(api: Api) -> None:
+    """An unknown session is 404 and an empty note is 400 naming content."""
+    _, ada = api.operator("ada")
+    missing = api.client.post(
+        "/api/chat-management/add-note", json={"sessionId": SID, "content": "x"}, headers=ada
+    )
+    assert missing.status_code == 404
+    sid = api.visitor_chat()
+    empty = api.client.post(
+        "/api/chat-management/add-note", json={"sessionId": sid, "content": "  "}, headers=ada
+    )
+    assert_bad(empty, "content")
+
+
+def test_history_shows_messages_notes_operators_and_changes(api: Api) -> None:
+    """The history has the session, widget-shaped messages, notes, operators and from/to lines."""
+    ada_id, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    api.client.post(
+        "/api/operators/send-message", json={"sessionId": sid, "message": "Ciao!"}, headers=ada
+    )
+    response = api.client.get(f"/api/chat-management/history/{sid}", headers=ada)
+    assert response.status_code == 200, response.text
+    history = response.json()
+    assert history["session"]["id"] == sid
+    assert history["session"]["operatorId"] == ada_id
+    assert history["session"]["rating"] is None
+    assert [m["sender"] for m in history["messages"]][:2] == ["USER", "BOT"]
+    assert history["messages"][-1]["metadata"]["operatorName"] == "Ada"
+    assert [o["id"] for o in history["operators"]] == [ada_id]
+    first = history["statusChanges"][0]
+    assert (first["from"], first["to"]) == ("ACTIVE", "WITH_OPERATOR")
+    assert first["actor"] == f"operator:{ada_id}"
+
+
+def test_history_of_an_unknown_chat_is_404(api: Api) -> None:
+    """A session id the server never issued is not found."""
+    _, ada = api.operator("ada")
+    response = api.client.get(f"/api/chat-management/history/{SID}", headers=ada)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_active_chats_filters(api: Api) -> None:
+    """assigned, unassigned, waiting and all each list the right chats."""
+    ada_id, ada = api.operator("ada")
+    held = api.held_chat(ada)
+    free = api.visitor_chat()
+    waiting = api.visitor_chat()
+    api.client.post("/api/chat/action", json={"sessionId": waiting, "action": "request_operator"})
+
+    def ids(chat_filter: str | None) -> set[str]:
+        params = {"filter": chat_filter} if chat_filter else {}
+        response = api.client.get("/api/chat-management/active-chats", params=params, headers=ada)
+        assert response.status_code == 200, response.text
+        return {row["sessionId"] for row in response.json()}
+
+    assert ids(None) == ids("all") == {held, free, waiting}
+    assert ids("assigned") == {held}
+    assert ids("unassigned") == {free, waiting}
+    assert ids("waiting") == {waiting}
+    assigned = api.client.get(
+        "/api/chat-management/active-chats", params={"filter": "assigned"}, headers=ada
+    ).json()
+    assert assigned[0]["operatorId"] == ada_id
+
+
+def test_active_chats_refuses_an_unknown_filter(api: Api) -> None:
+    """A filter outside assigned|unassigned|waiting|all is 400 naming filter."""
+    _, ada = api.operator("ada")
+    response = api.client.get(
+        "/api/chat-management/active-chats", params={"filter": "mine"}, headers=ada
+    )
+    assert_bad(response, "filter")
+
+
+def test_create_ticket_from_chat_resolves_it(api: Api) -> None:
+    """The ticket carries the transcript and session; the chat is RESOLVED."""
+    ada_id, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/create-ticket",
+        json={"sessionId": sid, "subject": "QR", "description": "Da verificare"},
+        headers=ada,
+    )
+    assert response.status_code == 201, response.text
+    ticket = response.json()
+    assert ticket["sessionId"] == sid
+    assert ticket["operatorId"] == ada_id
+    assert ticket["source"] == "CHAT"
+    assert ticket["priority"] == "MEDIUM"
+    assert [line["sender"] for line in ticket["transcript"]][:2] == ["USER", "BOT"]
+    assert ticket["sla"]["state"] == "ok"
+    polled = api.client.get(f"/api/chat/poll/{sid}").json()
+    assert polled["sessionStatus"] == "RESOLVED"
+
+
+def test_create_ticket_from_someone_elses_chat_is_403(api: Api) -> None:
+    """Only the holder (or an admin) may turn a chat into a ticket; a long subject is 400."""
+    _, ada = api.operator("ada")
+    _, bob = api.operator("bob")
+    sid = api.held_chat(ada)
+    body = {"sessionId": sid, "subject": "QR", "description": "d"}
+    response = api.client.post("/api/chat-management/create-ticket", json=body, headers=bob)
+    assert response.status_code == 403
+    too_long = api.client.post(
+        "/api/chat-management/create-ticket", json=body | {"subject": "x" * 201}, headers=ada
+    )
+    assert_bad(too_long, "subject")
+
+
+def test_transfer_moves_the_chat(api: Api) -> None:
+    """The holder transfers to a colleague; the visitor sees the new name."""
+    _, ada = api.operator("ada")
+    bob_id, _ = api.operator("bob")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/transfer",
+        json={"sessionId": sid, "toOperatorId": bob_id},
+        headers=ada,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["metadata"]["operatorName"] == "Bob"
+    assert api.client.get(f"/api/chat/poll/{sid}").json()["operator"] == "Bob"
+
+
+def test_transfer_to_an_unknown_operator_is_404(api: Api) -> None:
+    """A target operator that does not exist is not found and the chat stays put."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/transfer",
+        json={"sessionId": sid, "toOperatorId": "nobody"},
+        headers=ada,
+    )
+    assert response.status_code == 404
+    assert api.client.get(f"/api/chat/poll/{sid}").json()["operator"] == "Ada"
+
+
+def test_hand_back_returns_the_chat_to_the_assistant(api: Api) -> None:
+    """Hand back answers with the system message; the chat is ACTIVE again."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/hand-back", json={"sessionId": sid}, headers=ada
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["sender"] == "SYSTEM"
+    assert api.client.get(f"/api/chat/poll/{sid}").json()["sessionStatus"] == "ACTIVE"
+
+
+def test_hand_back_of_someone_elses_chat_is_403(api: Api) -> None:
+    """An operator who does not hold the chat may not hand it back."""
+    _, ada = api.operator("ada")
+    _, bob = api.operator("bob")
+    sid = api.held_chat(ada)
+    response = api.client.post(
+        "/api/chat-management/hand-back", json={"sessionId": sid}, headers=bob
+    )
+    assert response.status_code == 403
+
+
+# --- /api/tickets -------------------------------------------------------------------------
+
+
+def test_operator_creates_a_ticket(api: Api) -> None:
+    """A hand-made ticket has a normalised contact, no session and a running SLA clock."""
+    ada_id, ada = api.operator("ada")
+    ticket = api.ticket(ada, name="Ada L.", phone="+39 333 123 4567")
+    assert ticket["source"] == "OPERATOR"
+    assert ticket["status"] == "OPEN"
+    assert ticket["contact"] == {
+        "name": "Ada L.",
+        "email": "ada@example.org",
+        "phone": "+393331234567",
+    }
+    assert ticket["sessionId"] is None
+    assert ticket["operatorId"] == ada_id
+    assert ticket["transcript"] == []
+    assert ticket["resolvedAt"] is None
+    assert ticket["sla"] == {"state": "ok", "dueAt": ticket["dueAt"]}
+
+
+def test_ticket_needs_a_contact_and_a_known_priority(api: Api) -> None:
+    """No e-mail or phone is 400 naming email; an unknown priority is 400 naming priority."""
+    _, ada = api.operator("ada")
+    body = {"subject": "s", "description": "d", "priority": "HIGH"}
+    assert_bad(api.client.post("/api/tickets", json=body, headers=ada), "email")
+    bad_priority = body | {"priority": "ASAP", "email": "a@b.it"}
+    assert_bad(api.client.post("/api/tickets", json=bad_priority, headers=ada), "priority")
+
+
+def test_list_tickets_by_status_and_page(api: Api) -> None:
+    """Repeated status parameters filter; limit and offset page."""
+    _, ada = api.operator("ada")
+    first = api.ticket(ada, subject="uno")
+    second = api.ticket(ada, subject="due")
+    api.ticket(ada, subject="tre")
+    api.client.patch(f"/api/tickets/{first['id']}", json={"status": "IN_PROGRESS"}, headers=ada)
+    api.client.patch(f"/api/tickets/{second['id']}", json={"status": "CLOSED"}, headers=ada)
+    response = api.client.get(
+        "/api/tickets", params=[("status", "OPEN"), ("status", "IN_PROGRESS")], headers=ada
+    )
+    assert response.status_code == 200, response.text
+    assert {t["subject"] for t in response.json()} == {"uno", "tre"}
+    everything = api.client.get("/api/tickets", headers=ada).json()
+    assert len(everything) == 3
+    page = api.client.get("/api/tickets", params={"limit": 1, "offset": 1}, headers=ada).json()
+    assert len(page) == 1
+
+
+def test_list_tickets_refuses_a_bad_page_or_status(api: Api) -> None:
+    """limit=0 is 400 naming limit; an unknown status is 400 naming status."""
+    _, ada = api.operator("ada")
+    assert_bad(api.client.get("/api/tickets", params={"limit": 0}, headers=ada), "limit")
+    assert_bad(api.client.get("/api/tickets", params={"status": "LOST"}, headers=ada), "status")
+
+
+def test_get_ticket(api: Api) -> None:
+    """A ticket reads back as it was created; an unknown id is 404."""
+    _, ada = api.operator("ada")
+    ticket = api.ticket(ada)
+    response = api.client.get(f"/api/tickets/{ticket['id']}", headers=ada)
+    assert response.status_code == 200, response.text
+    assert response.json() == ticket
+    missing = api.client.get("/api/tickets/NOPE", headers=ada)
+    assert missing.status_code == 404
+
+
+def test_update_ticket_status_priority_and_owner(api: Api, clock: FixedClock) -> None:
+    """PATCH assigns, reprioritises and resolves; the SLA is then met."""
+    _, ada = api.operator("ada")
+    bob_id, _ = api.operator("bob")
+    ticket = api.ticket(ada, priority="LOW")
+    clock.advance(timedelta(minutes=10))
+    response = api.client.patch(
+        f"/api/tickets/{ticket['id']}",
+        json={"status": "IN_PROGRESS", "priority": "URGENT", "assignTo": bob_id},
+        headers=ada,
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert (updated["status"], updated["priority"], updated["operatorId"]) == (
+        "IN_PROGRESS",
+        "URGENT",
+        bob_id,
+    )
+    assert updated["dueAt"] == ticket["dueAt"], "a promised due time never moves earlier"
+    resolved = api.client.patch(
+        f"/api/tickets/{ticket['id']}", json={"status": "RESOLVED"}, headers=ada
+    ).json()
+    assert resolved["resolvedAt"] is not None
+    assert resolved["sla"]["state"] == "met"
+
+
+def test_update_ticket_refuses_illegal_moves_and_unknowns(api: Api) -> None:
+    """Out of CLOSED is 409; an unknown ticket or assignee is 404; a bad status is 400."""
+    _, ada = api.operator("ada")
+    ticket = api.ticket(ada)
+    path = f"/api/tickets/{ticket['id']}"
+    assert api.client.patch(path, json={"status": "CLOSED"}, headers=ada).status_code == 200
+    reopened = api.client.patch(path, json={"status": "OPEN"}, headers=ada)
+    assert reopened.status_code == 409
+    assert reopened.json()["code"] == "conflict"
+    assert api.client.patch(path, json={"assignTo": "nobody"}, headers=ada).status_code == 404
+    unknown = api.client.patch("/api/tickets/NOPE", json={"status": "OPEN"}, headers=ada)
+    assert unknown.status_code == 404
+    assert_bad(api.client.patch(path, json={"status": "GONE"}, headers=ada), "status")
+
+
+# --- /api/analytics -----------------------------------------------------------------------
+
+
+def test_stats_of_today_and_of_another_day(api: Api) -> None:
+    """Today counts today's chats in the v2.7 shape; another day is empty; a bad day is 400."""
+    ada_id, ada = api.operator("ada")
+    api.visitor_chat()
+    response = api.client.get("/api/analytics/stats", headers=ada)
+    assert response.status_code == 200, response.text
+    numbers = response.json()
+    assert numbers["day"] == "2026-12-08"
+    assert numbers["today"] == {"totalChats": 1, "aiResolved": 1, "escalated": 0, "abandoned": 0}
+    assert set(numbers["performance"]) == {
+        "avgAssistantResponseMs",
+        "avgOperatorFirstResponseSeconds",
+        "satisfaction",
+        "ratings",
+        "slaCompliance",
+    }
+    assert numbers["operators"]["online"] == 1
+    assert numbers["operators"]["waiting"] == 0
+    assert [o["id"] for o in numbers["operators"]["list"]] == [ada_id]
+    other = api.client.get("/api/analytics/stats", params={"day": "2026-12-01"}, headers=ada)
+    assert other.json()["today"]["totalChats"] == 0
+    assert_bad(
+        api.client.get("/api/analytics/stats", params={"day": "yesterday"}, headers=ada), "day"
+    )
+
+
+def test_events_by_type(api: Api) -> None:
+    """The event log filters by type and gives payloads as plain objects; bad input is 400."""
+    _, ada = api.operator("ada")
+    sid = api.visitor_chat()
+    response = api.client.get(
+        "/api/analytics/events", params={"type": "session_started"}, headers=ada
+    )
+    assert response.status_code == 200, response.text
+    events = response.json()
+    assert [(e["type"], e["sessionId"]) for e in events] == [("session_started", sid)]
+    assert events[0]["payload"] == {"language": "it"}
+    everything = api.client.get("/api/analytics/events", params={"limit": 1000}, headers=ada)
+    assert {"operator_login", "kb_answer"} <= {e["type"] for e in everything.json()}
+    assert_bad(
+        api.client.get("/api/analytics/events", params={"type": "nope"}, headers=ada), "type"
+    )
+    assert_bad(api.client.get("/api/analytics/events", params={"limit": 0}, headers=ada), "limit")
+
+
+def test_daily_counts(api: Api) -> None:
+    """One row per day, oldest first, today's chat counted; days=0 is 400."""
+    _, ada = api.operator("ada")
+    api.visitor_chat()
+    response = api.client.get("/api/analytics/daily", params={"days": 3}, headers=ada)
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {"day": "2026-12-06", "chats": 0, "escalated": 0},
+        {"day": "2026-12-07", "chats": 0, "escalated": 0},
+        {"day": "2026-12-08", "chats": 1, "escalated": 0},
+    ]
+    assert len(api.client.get("/api/analytics/daily", headers=ada).json()) == 14
+    assert_bad(api.client.get("/api/analytics/daily", params={"days": 0}, headers=ada), "days")
+
+
+# --- /api/admin ---------------------------------------------------------------------------
+
+
+def test_admin_lists_and_creates_operators(api: Api) -> None:
+    """An admin sees every operator and creates one (201); a taken username is 409."""
+    root_id, root = api.operator("root", role=Role.ADMIN)
+    body = {"username": "Eve", "displayName": "Eve R.", "password": PASSWORD, "capacity": 5}
+    created = api.client.post("/api/admin/operators", json=body, headers=root)
+    assert created.status_code == 201, created.text
+    eve = created.json()
+    assert (eve["username"], eve["displayName"], eve["role"], eve["capacity"]) == (
+        "eve",
+        "Eve R.",
+        "operator",
+        5,
+    )
+    listed = api.client.get("/api/admin/operators", headers=root)
+    assert listed.status_code == 200
+    assert {o["id"] for o in listed.json()} == {root_id, eve["id"]}
+    again = api.client.post("/api/admin/operators", json=body, headers=root)
+    assert again.status_code == 409
+
+
+def test_admin_create_operator_names_the_bad_field(api: Api) -> None:
+    """A short password, bad username or missing field is 400 naming it."""
+    _, root = api.operator("root", role=Role.ADMIN)
+    body = {"username": "eve", "displayName": "Eve", "password": PASSWORD}
+    post = functools.partial(api.client.post, "/api/admin/operators", headers=root)
+    assert_bad(post(json=body | {"password": "short"}), "password")
+    assert_bad(post(json=body | {"username": "no spaces"}), "username")
+    assert_bad(post(json={"username": "eve", "password": PASSWORD}), "displayName")
+
+
+def test_admin_updates_and_disables_an_operator(api: Api) -> None:
+    """PATCH changes capacity and role; disabling revokes the operator's tokens at once."""
+    _, root = api.operator("root", role=Role.ADMIN)
+    ada_id, ada = api.operator("ada")
+    path = f"/api/admin/operators/{ada_id}"
+    changed = api.client.patch(path, json={"capacity": 7, "displayName": "Ada L."}, headers=root)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["capacity"], changed.json()["displayName"]) == (7, "Ada L.")
+    disabled = api.client.patch(path, json={"disabled": True}, headers=root)
+    assert disabled.json()["disabled"] is True
+    assert api.client.get("/api/tickets", headers=ada).status_code == 401
+
+
+def test_admin_update_refuses_unknowns_and_bad_values(api: Api) -> None:
+    """An unknown operator is 404, a bad capacity 400, demoting oneself 400."""
+    root_id, root = api.operator("root", role=Role.ADMIN)
+    ada_id, _ = api.operator("ada")
+    missing = api.client.patch("/api/admin/operators/nobody", json={"capacity": 2}, headers=root)
+    assert missing.status_code == 404
+    assert_bad(
+        api.client.patch(f"/api/admin/operators/{ada_id}", json={"capacity": 0}, headers=root),
+        "capacity",
+    )
+    assert_bad(
+        api.client.patch(
+            f"/api/admin/operators/{root_id}", json={"role": "operator"}, headers=root
+        ),
+        "operator",
+    )
+
+
+def test_admin_reads_the_audit_trail(api: Api) -> None:
+    """The trail lists actions newest first and filters by subject; limit=0 is 400."""
+    _, root = api.operator("root", role=Role.ADMIN)
+    ada_id, _ = api.operator("ada")
+    response = api.client.get("/api/admin/audit", headers=root)
+    assert response.status_code == 200, response.text
+    entries = response.json()
+    assert {"create_operator", "login"} <= {e["action"] for e in entries}
+    assert set(entries[0]) == {"id", "at", "actor", "action", "subject", "details"}
+    about_ada = api.client.get("/api/admin/audit", params={"subject": ada_id}, headers=root)
+    assert {e["subject"] for e in about_ada.json()} == {ada_id}
+    created = next(e for e in about_ada.json() if e["action"] == "create_operator")
+    assert created["details"] == {"role": "operator"}
+    assert created["actor"] == "system"
+    assert_bad(api.client.get("/api/admin/audit", params={"limit": 0}, headers=root), "limit")
+
+
+def test_admin_exports_and_erases_a_session(api: Api) -> None:
+    """Export returns everything about the chat; erase removes it and says how much."""
+    _, root = api.operator("root", role=Role.ADMIN)
+    sid = api.visitor_chat()
+    path = f"/api/admin/privacy/sessions/{sid}"
+    exported = api.client.get(path, headers=root)
+    assert exported.status_code == 200, exported.text
+    bundle = exported.json()
+    assert bundle["session"]["id"] == sid
+    assert bundle["messages"][0]["text"] == "quanto costa il biglietto?"
+    erased = api.client.delete(path, headers=root)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["removed"] > 1
+    assert api.client.get(path, headers=root).status_code == 404
+    assert api.client.delete(path, headers=root).status_code == 404
+
+
+def test_admin_exports_and_erases_a_contact(api: Api) -> None:
+    """A contact's tickets export and erase by e-mail; a malformed address is 400."""
+    _, root = api.operator("root", role=Role.ADMIN)
+    api.ticket(root, email="ada@example.org")
+    body = {"email": "ADA@example.org"}
+    exported = api.client.post("/api/admin/privacy/contacts/export", json=body, headers=root)
+    assert exported.status_code == 200, exported.text
+    assert exported.json()["email"] == "ada@example.org"
+    assert len(exported.json()["tickets"]) == 1
+    erased = api.client.post("/api/admin/privacy/contacts/erase", json=body, headers=root)
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {"removed": 1}
+    assert api.client.get("/api/tickets", headers=root).json() == []
+    bad = api.client.post(
+        "/api/admin/privacy/contacts/export", json={"email": "nope"}, headers=root
+    )
+    assert_bad(bad, "email")
+
+
+# --- the whole conversation ---------------------------------------------------------------
+
+
+def test_whole_conversation_over_http(api: Api) -> None:
+    """Ask, queue, take, reply, poll, note, ticket, rate, stats and audit, all over HTTP."""
+    client = api.client
+    ada_id, ada = api.operator("ada")
+
+    asked = client.post("/api/chat", json={"message": "quanto costa il biglietto?"}).json()
+    sid = asked["sessionId"]
+    assert asked["sources"]
+    queued = client.post("/api/chat/action", json={"sessionId": sid, "action": "request_operator"})
+    assert queued.status_code == 200, queued.text
+    assert queued.json()["outcome"] == "queued"
+    pending = client.get("/api/operators/pending-chats", headers=ada).json()
+    assert [(p["sessionId"], p["queue"]["position"]) for p in pending] == [(sid, 1)]
+
+    taken = client.post("/api/operators/take-chat", json={"sessionId": sid}, headers=ada)
+    assert taken.status_code == 200, taken.text
+    sent = client.post(
+        "/api/operators/send-message", json={"sessionId": sid, "message": "Ciao, sono Ada!"}
+    )
+    assert sent.status_code == 401, "replying needs a token too"
+    sent = client.post(
+        "/api/operators/send-message",
+        json={"sessionId": sid, "message": "Ciao, sono Ada!"},
+        headers=ada,
+    )
+    assert sent.status_code == 201, sent.text
+    polled = client.get(f"/api/chat/poll/{sid}", params={"since": asked["message"]["seq"]}).json()
+    assert polled["sessionStatus"] == "WITH_OPERATOR"
+    assert polled["operator"] == "Ada"
+    assert polled["messages"][-1]["message"] == "Ciao, sono Ada!"
+    assert polled["messages"][-1]["metadata"]["operatorName"] == "Ada"
+    client.post("/api/chat", json={"message": "Ho un problema col QR", "sessionId": sid})
+
+    note = client.post(
+        "/api/chat-management/add-note",
+        json={"sessionId": sid, "content": "Cliente VIP"},
+        headers=ada,
+    )
+    assert note.status_code == 201, note.text
+    everything = client.get(f"/api/chat/poll/{sid}").json()
+    assert all("Cliente VIP" not in m["message"] for m in everything["messages"])
+
+    ticket = client.post(
+        "/api/chat-management/create-ticket",
+        json={"sessionId": sid, "subject": "QR non valido", "description": "Da verificare"},
+        headers=ada,
+    )
+    assert ticket.status_code == 201, ticket.text
+    assert len(ticket.json()["transcript"]) == 5
+    assert client.get(f"/api/chat/poll/{sid}").json()["sessionStatus"] == "RESOLVED"
+    rated = client.post("/api/chat/rating", json={"sessionId": sid, "rating": 5})
+    assert rated.status_code == 204, rated.text
+
+    history = client.get(f"/api/chat-management/history/{sid}", headers=ada).json()
+    assert history["session"]["rating"] == 5
+    assert history["internalNotes"][0]["content"] == "Cliente VIP"
+    assert [o["id"] for o in history["operators"]] == [ada_id]
+
+    numbers = client.get("/api/analytics/stats", headers=ada).json()
+    assert numbers["today"]["totalChats"] == 1
+    assert numbers["today"]["escalated"] == 1
+    assert numbers["performance"]["satisfaction"] == 5.0
+    assert numbers["performance"]["ratings"] == 1
+
+    _, root = api.operator("root", role=Role.ADMIN)
+    audit = client.get("/api/admin/audit", headers=root).json()
+    assert {"take_chat", "send_message", "add_note", "create_ticket"} <= {
+        e["action"] for e in audit
+    }
