@@ -13,6 +13,9 @@ from lucine_adapters.system import FixedClock
 from lucine_core.enums import Role
 from lucine_core.services import Services
 from lucine_core.services.operators import create_operator
+from tests.databases import postgres_url
+
+__all__ = ["PASSWORD", "make_operator", "minutes", "postgres_url"]
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(

@@ -17,7 +17,7 @@ import pytest
 
 from lucine_adapters.memory import InMemoryDatabase
 from lucine_core.ports import UnitOfWorkFactory
-from tests.databases import open_postgres, open_sqlite, postgres_url
+from tests.databases import open_postgres, open_sqlite
 
 __all__ = ["ADAPTERS", "AdapterOpener"]
 
@@ -45,7 +45,7 @@ ADAPTERS: Mapping[str, AdapterOpener | None] = MappingProxyType(
 Postgres (None here) needs the run's database, so its opener is made by the fixture.
 """
 
-__all__ += ["opener_for", "postgres_url"]
+__all__ += ["opener_for"]
 
 
 def opener_for(name: str, request: pytest.FixtureRequest) -> AdapterOpener:

@@ -1,21 +1,25 @@
-"""The operator, ticket, analytics and admin routes over HTTP, on the in-memory adapters."""
+"""Every route over HTTP, on the in-memory and SQLite adapters (the whole walk on Postgres too)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import attrs
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
+from lucine_adapters.sql.database import SqlDatabase, make_engine, sqlite_url
 from lucine_adapters.system import FixedClock
 from lucine_core.enums import Role
 from lucine_core.services import Services
 from lucine_http.app import create_app
 from tests.conftest import PASSWORD, make_operator
+from tests.databases import TABLES
 
 Headers = dict[str, str]
 
@@ -78,12 +82,50 @@ def manual(services: Services) -> Services:
     return attrs.evolve(services, policies=attrs.evolve(services.policies, auto_assign=False))
 
 
-@pytest.fixture
-def api(services: Services) -> Iterator[Api]:
-    """The HTTP app over manual-assignment services."""
+@contextmanager
+def open_api(kind: str, services: Services, request: pytest.FixtureRequest) -> Iterator[Api]:
+    """The HTTP app over manual-assignment services stored in memory, SQLite or Postgres."""
     services = manual(services)
+    database: SqlDatabase | None = None
+    if kind == "sqlite":
+        folder = request.getfixturevalue("tmp_path")
+        database = SqlDatabase(make_engine(sqlite_url(folder / "routes.sqlite3")))
+    elif kind == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        database = SqlDatabase(make_engine(url, pool_size=5))
+    if database is not None:
+        services = attrs.evolve(services, uow=database)
     with TestClient(create_app(services)) as client:
-        yield Api(client=client, services=services)
+        if database is not None:
+            # The engine's connections belong to the app's event loop: set up there.
+            client.blocking_portal.call(_prepare, database)
+        try:
+            yield Api(client=client, services=services)
+        finally:
+            if database is not None:
+                client.blocking_portal.call(database.dispose)
+
+
+async def _prepare(database: SqlDatabase) -> None:
+    if database.dialect == "sqlite":
+        await database.create_schema()
+        return
+    async with database.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def api(services: Services, request: pytest.FixtureRequest) -> Iterator[Api]:
+    """The HTTP app on the in-memory and on the SQLite adapters."""
+    with open_api(request.param, services, request) as opened:
+        yield opened
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_api(services: Services, request: pytest.FixtureRequest) -> Iterator[Api]:
+    """The HTTP app on every adapter, Postgres included."""
+    with open_api(request.param, services, request) as opened:
+        yield opened
 
 
 def field_of(body: dict[str, Any]) -> str:
@@ -709,8 +751,9 @@ def test_admin_exports_and_erases_a_contact(api: Api) -> None:
 # --- the whole conversation ---------------------------------------------------------------
 
 
-def test_whole_conversation_over_http(api: Api) -> None:
+def test_whole_conversation_over_http(any_api: Api) -> None:
     """Ask, queue, take, reply, poll, note, ticket, rate, stats and audit, all over HTTP."""
+    api = any_api
     client = api.client
     ada_id, ada = api.operator("ada")
 
