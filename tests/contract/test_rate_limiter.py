@@ -1,0 +1,90 @@
+"""The RateLimiter port: in-process and Redis counters behave the same.
+
+Redis comes from LUCINE_TEST_REDIS_URL or 127.0.0.1:6379; without it the Redis cases
+skip with one line, and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
+from lucine_core.ports import RateLimiter
+
+T0 = datetime(2026, 12, 8, 18, 0, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+REDIS_URL = os.environ.get("LUCINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
+    """A fresh limiter of each kind (Redis keys under a random prefix, removed after)."""
+    if request.param == "memory":
+        yield InMemoryRateLimiter()
+        return
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        await client.aclose()
+        reason = f"no Redis at {REDIS_URL}: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
+    prefix = f"lucine-test-{secrets.token_hex(4)}:"
+    try:
+        yield RedisRateLimiter(client, prefix=prefix)
+    finally:
+        async for key in client.scan_iter(match=f"{prefix}*"):
+            await client.delete(key)
+        await client.aclose()
+
+
+async def test_allows_up_to_the_limit_then_refuses(limiter: RateLimiter) -> None:
+    """Ten hits in a minute pass, the eleventh is refused with the seconds left in the window."""
+    decisions = [await limiter.hit("k", limit=10, window=MINUTE, now=T0) for _ in range(11)]
+    assert [d.allowed for d in decisions] == [True] * 10 + [False]
+    assert decisions[9].remaining == 0
+    assert decisions[10].retry_after_seconds == 60
+
+
+async def test_a_new_window_starts_afresh(limiter: RateLimiter) -> None:
+    """After the window ends the count starts again."""
+    for _ in range(3):
+        await limiter.hit("k", limit=2, window=MINUTE, now=T0)
+    later = await limiter.hit("k", limit=2, window=MINUTE, now=T0 + MINUTE)
+    assert later.allowed
+
+
+async def test_keys_are_independent(limiter: RateLimiter) -> None:
+    """One client's attempts do not count against another's."""
+    for _ in range(3):
+        await limiter.hit("a", limit=2, window=MINUTE, now=T0)
+    assert (await limiter.hit("b", limit=2, window=MINUTE, now=T0)).allowed
+
+
+async def test_peek_counts_nothing_and_reset_forgets(limiter: RateLimiter) -> None:
+    """peek reports without counting; reset clears the key."""
+    for _ in range(5):
+        assert (await limiter.peek("k", limit=2, window=MINUTE, now=T0)).allowed
+    await limiter.hit("k", limit=2, window=MINUTE, now=T0)
+    await limiter.hit("k", limit=2, window=MINUTE, now=T0)
+    assert not (await limiter.peek("k", limit=2, window=MINUTE, now=T0)).allowed
+    await limiter.reset("k")
+    assert (await limiter.peek("k", limit=2, window=MINUTE, now=T0)).allowed
+
+
+async def test_retry_after_counts_down_within_the_window(limiter: RateLimiter) -> None:
+    """Twenty seconds into a minute window, a refused client waits about forty seconds."""
+    now = T0 + timedelta(seconds=20)
+    await limiter.hit("k", limit=1, window=MINUTE, now=now)
+    refused = await limiter.hit("k", limit=1, window=MINUTE, now=now)
+    assert not refused.allowed
+    assert refused.retry_after_seconds == 40
