@@ -15,6 +15,8 @@ import typer
 from lucine_adapters.bootstrap import bootstrap
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
+from lucine_adapters.sql import seed as seeding
+from lucine_adapters.sql.database import SqlDatabase, make_engine
 from lucine_cli.server import operator_app, serve
 from lucine_core.errors import LucineError
 from lucine_core.services import Services
@@ -195,6 +197,88 @@ def db_current() -> None:
     """Print the database's schema revision and whether it is up to date."""
     url = _database_url()
     typer.echo(_revision_line(url, _run(migrate.current(url))))
+
+
+dev_app = typer.Typer(
+    name="dev",
+    help="Developer tools: a big, realistic database for trying Lucine at scale.",
+    no_args_is_help=True,
+)
+app.add_typer(dev_app)
+
+
+@dev_app.command("seed")
+def dev_seed(
+    sessions: Annotated[int, typer.Option(min=1, help="Sessions to add.")],
+    messages_per_session: Annotated[int, typer.Option(min=2, help="Messages per session.")] = 10,
+    events_per_session: Annotated[int, typer.Option(min=1, help="Events per session.")] = 10,
+    random_seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Random seed (default: how many sessions there are)."),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Add to a database that already has sessions.")
+    ] = False,
+) -> None:
+    """Fill the configured database with 60 days of chats in every state, fast."""
+    try:
+        settings = Settings.from_env()
+    except LucineError as error:
+        fail(error.message)
+    report = _run(
+        _seed_database(
+            settings,
+            sessions=sessions,
+            messages=messages_per_session,
+            events=events_per_session,
+            random_seed=random_seed,
+            yes=yes,
+        )
+    )
+    for table, count in sorted(report.rows.items()):
+        typer.echo(f"{table:<16}{count:>12,}")
+    states = ", ".join(f"{s} {n:,}" for s, n in sorted(report.statuses.items()))
+    typer.echo(f"sessions by state: {states}")
+    typer.echo(f"seeded {sessions:,} sessions in {report.seconds:.1f} s")
+
+
+async def _seed_database(
+    settings: Settings,
+    *,
+    sessions: int,
+    messages: int,
+    events: int,
+    random_seed: int | None,
+    yes: bool,
+) -> seeding.SeedReport:
+    # Imported here: rich draws the bar, and only this developer command needs it.
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = SqlDatabase(make_engine(url, pool_size=1))
+    try:
+        await database.ping()
+        existing = await seeding.count_sessions(database)
+        if existing is None:
+            await migrate.upgrade(url)
+        elif existing and not yes:
+            fail(f"the database already has {existing:,} sessions; pass --yes to add more")
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("seeding", total=sessions)
+            return await seeding.seed(
+                database,
+                sessions=sessions,
+                messages_per_session=messages,
+                events_per_session=events,
+                progress=lambda done: bar.update(task, completed=done),
+                seed=(existing or 0) if random_seed is None else random_seed,
+                timezone=settings.timezone,
+            )
+    finally:
+        await database.dispose()
 
 
 app.command()(serve)

@@ -155,6 +155,7 @@ class EventType(enum.StrEnum):
     OPERATOR_LOGIN = "operator_login"
     OPERATOR_LOGOUT = "operator_logout"
     FEEDBACK_GIVEN = "feedback_given"
+    OPERATOR_FIRST_RESPONSE = "operator_first_response"
 
 
 class AuditAction(enum.StrEnum):

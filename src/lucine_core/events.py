@@ -30,6 +30,7 @@ __all__ = [
     "InternalNoteAdded",
     "KbAnswer",
     "OperatorConnected",
+    "OperatorFirstResponse",
     "OperatorLogin",
     "OperatorLogout",
     "Payload",
@@ -211,6 +212,13 @@ class OperatorLogout:
 
 
 @attrs.frozen(kw_only=True)
+class OperatorFirstResponse:
+    """An operator's first reply after taking a chat (the first-response SLA's measure)."""
+
+    response_ms: int
+
+
+@attrs.frozen(kw_only=True)
 class FeedbackGiven:
     """The visitor rated the chat."""
 
@@ -240,6 +248,7 @@ Payload = (
     | OperatorLogin
     | OperatorLogout
     | FeedbackGiven
+    | OperatorFirstResponse
 )
 
 PAYLOAD_TYPES: Mapping[EventType, type[Payload]] = MappingProxyType(
@@ -265,6 +274,7 @@ PAYLOAD_TYPES: Mapping[EventType, type[Payload]] = MappingProxyType(
         EventType.OPERATOR_LOGIN: OperatorLogin,
         EventType.OPERATOR_LOGOUT: OperatorLogout,
         EventType.FEEDBACK_GIVEN: FeedbackGiven,
+        EventType.OPERATOR_FIRST_RESPONSE: OperatorFirstResponse,
     }
 )
 """The payload class of each event type; every EventType has exactly one."""

@@ -9,11 +9,24 @@ from datetime import date
 import attrs
 
 from lucine_core import events as ev
-from lucine_core.enums import EventType, Sender
+from lucine_core.enums import EventType
 from lucine_core.operators import OperatorView
 from lucine_core.sla import SlaPolicy
 
-__all__ = ["DayCount", "Stats", "compute_stats", "count_days"]
+__all__ = ["STATS_EVENT_TYPES", "DayCount", "Stats", "compute_stats", "count_days"]
+
+STATS_EVENT_TYPES = (
+    EventType.SESSION_STARTED,
+    EventType.KB_ANSWER,
+    EventType.ESCALATION_REQUEST,
+    EventType.ESCALATION_FAILED,
+    EventType.OPERATOR_CONNECTED,
+    EventType.OPERATOR_FIRST_RESPONSE,
+    EventType.CHAT_ABANDONED,
+    EventType.TICKET_RESOLVED,
+    EventType.FEEDBACK_GIVEN,
+)
+"""The only event types the day's numbers read (chat messages, the bulk, are not among them)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -89,11 +102,10 @@ def compute_stats(
                 met, missed = met + ok, missed + (not ok)
         elif isinstance(payload, ev.ChatAbandoned):
             abandoned += 1
-        elif isinstance(payload, ev.ChatMessage) and payload.sender == Sender.OPERATOR.value:
-            if payload.response_ms is not None:
-                first_responses.append(payload.response_ms / 1000)
-                ok = payload.response_ms <= sla.first_response.total_seconds() * 1000
-                met, missed = met + ok, missed + (not ok)
+        elif isinstance(payload, ev.OperatorFirstResponse):
+            first_responses.append(payload.response_ms / 1000)
+            ok = payload.response_ms <= sla.first_response.total_seconds() * 1000
+            met, missed = met + ok, missed + (not ok)
         elif isinstance(payload, ev.TicketResolved):
             met, missed = met + payload.within_sla, missed + (not payload.within_sla)
         elif isinstance(payload, ev.FeedbackGiven):

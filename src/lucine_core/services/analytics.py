@@ -10,7 +10,7 @@ from lucine_core.enums import EventType
 from lucine_core.errors import ValidationError
 from lucine_core.events import AnalyticsEvent
 from lucine_core.services.context import Services
-from lucine_core.stats import DayCount, Stats, compute_stats, count_days
+from lucine_core.stats import STATS_EVENT_TYPES, DayCount, Stats, compute_stats, count_days
 
 __all__ = ["daily_counts", "list_events", "stats"]
 
@@ -28,7 +28,7 @@ async def stats(services: Services, *, day: date | None = None) -> Stats:
     day = day or services.clock.now().astimezone(zone).date()
     since, until = _day_bounds(day, zone)
     async with services.uow() as uow:
-        events = await uow.events.list(since=since, until=until)
+        events = await uow.events.list(types=STATS_EVENT_TYPES, since=since, until=until)
         loads = await uow.sessions.loads()
         operators = [o.view(loads.get(o.id, 0)) for o in await uow.operators.list()]
         waiting = len(await uow.queue.list_waiting())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+
+import attrs
 
 from lucine_core import events as ev
 from lucine_core.actors import Actor
@@ -13,7 +16,7 @@ from lucine_core.messages import Message, MessageMeta
 from lucine_core.operators import Operator
 from lucine_core.phrases import say
 from lucine_core.ports import RealtimeEvent, UnitOfWork
-from lucine_core.queue import estimate_wait, queue_position
+from lucine_core.queue import QueueEntry, estimate_wait, queue_position
 from lucine_core.services.context import Services
 from lucine_core.services.views import QueueInfo
 from lucine_core.session import ChatSession
@@ -21,11 +24,13 @@ from lucine_core.tickets import InternalNote
 
 __all__ = [
     "OPERATORS_CHANNEL",
+    "QueueContext",
     "active_operator",
     "add_message",
     "close_session",
     "ensure_may_act",
     "message_event",
+    "queue_context",
     "queue_info",
     "require_admin",
     "save_session",
@@ -143,19 +148,43 @@ def require_admin(operator: Operator, action: str) -> None:
         raise PermissionDeniedError(action=action)
 
 
-async def queue_info(uow: UnitOfWork, services: Services, session_id: str) -> QueueInfo | None:
-    """The session's place in the queue and an estimated wait, or None if not waiting."""
-    waiting = await uow.queue.list_waiting()
-    position = queue_position(session_id, waiting)
-    if position is None:
-        return None
-    now = services.clock.now()
+@attrs.frozen(kw_only=True)
+class QueueContext:
+    """What every waiting visitor's estimate depends on, read once for a whole list."""
+
+    waiting: Sequence[QueueEntry]
+    free_slots: int
+    online: int
+    recent_waits: Sequence[timedelta]
+
+    def info(self, session_id: str) -> QueueInfo | None:
+        """The session's place and estimated wait, or None if it is not waiting."""
+        position = queue_position(session_id, self.waiting)
+        if position is None:
+            return None
+        wait = estimate_wait(
+            position, self.recent_waits, free_slots=self.free_slots, online_operators=self.online
+        )
+        return QueueInfo(position=position, estimated_wait_seconds=round(wait.total_seconds()))
+
+
+async def queue_context(uow: UnitOfWork, services: Services) -> QueueContext:
+    """Read the queue, the online operators' free capacity and the recent waits."""
     operators = [o for o in await uow.operators.list() if o.receives_chats]
     loads = await uow.sessions.loads()
-    free = sum(max(0, o.capacity - loads.get(o.id, 0)) for o in operators)
-    recent = await uow.queue.recent_waits(now - _WAIT_HISTORY)
-    wait = estimate_wait(position, recent, free_slots=free, online_operators=len(operators))
-    return QueueInfo(position=position, estimated_wait_seconds=round(wait.total_seconds()))
+    return QueueContext(
+        waiting=await uow.queue.list_waiting(),
+        free_slots=sum(max(0, o.capacity - loads.get(o.id, 0)) for o in operators),
+        online=len(operators),
+        recent_waits=await uow.queue.recent_waits(services.clock.now() - _WAIT_HISTORY),
+    )
+
+
+async def queue_info(uow: UnitOfWork, services: Services, session_id: str) -> QueueInfo | None:
+    """The session's place in the queue and an estimated wait, or None if not waiting."""
+    if await uow.queue.waiting_for(session_id) is None:
+        return None
+    return (await queue_context(uow, services)).info(session_id)
 
 
 def message_event(message: Message) -> RealtimeEvent:

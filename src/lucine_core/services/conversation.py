@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lucine_core import events as ev
 from lucine_core.actors import Actor
 from lucine_core.enums import AuditAction, Sender, SessionStatus
 from lucine_core.errors import ValidationError
@@ -71,6 +72,8 @@ async def operator_message(
             meta=MessageMeta(operator_name=operator.display_name),
             response_ms=response_ms,
         )
+        if response_ms is not None:
+            session.record(ev.OperatorFirstResponse(response_ms=response_ms), now, operator_id)
         await write_audit(
             uow, Actor.operator(operator_id), AuditAction.SEND_MESSAGE, now, session_id
         )

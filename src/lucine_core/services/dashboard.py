@@ -9,7 +9,7 @@ from lucine_core.enums import SessionStatus
 from lucine_core.errors import ValidationError
 from lucine_core.ports import UnitOfWork
 from lucine_core.queue import QueueEntry
-from lucine_core.services.common import queue_info
+from lucine_core.services.common import QueueContext, queue_context
 from lucine_core.services.context import Services
 from lucine_core.services.views import ChatSummary
 from lucine_core.session import HELD, ChatSession
@@ -49,7 +49,11 @@ class ChatFilter(enum.StrEnum):
 
 
 async def _summary(
-    uow: UnitOfWork, services: Services, session: ChatSession, entry: QueueEntry | None
+    uow: UnitOfWork,
+    services: Services,
+    session: ChatSession,
+    entry: QueueEntry | None,
+    context: QueueContext,
 ) -> ChatSummary:
     last = await uow.messages.last(session.id, 1)
     now = services.clock.now()
@@ -79,7 +83,7 @@ async def _summary(
         operator_id=session.operator_id if session.is_held else None,
         message_count=session.message_count,
         last_message=last[0].text if last else None,
-        queue=await queue_info(uow, services, session.id) if entry else None,
+        queue=context.info(session.id) if entry else None,
         requested_at=entry.requested_at if entry else None,
         sla=sla,
     )
@@ -88,10 +92,11 @@ async def _summary(
 async def pending_chats(services: Services) -> Sequence[ChatSummary]:
     """Chats waiting for a human, in the order they will be served."""
     async with services.uow() as uow:
+        context = await queue_context(uow, services)
         result = []
-        for entry in await uow.queue.list_waiting():
+        for entry in context.waiting:
             session = await uow.sessions.get(entry.session_id)
-            result.append(await _summary(uow, services, session, entry))
+            result.append(await _summary(uow, services, session, entry, context))
         return result
 
 
@@ -107,8 +112,9 @@ async def active_chats(
         ChatFilter.ALL: _OPEN,
     }[chat_filter]
     async with services.uow() as uow:
-        waiting = {e.session_id: e for e in await uow.queue.list_waiting()}
+        context = await queue_context(uow, services)
+        waiting = {e.session_id: e for e in context.waiting}
         return [
-            await _summary(uow, services, s, waiting.get(s.id))
+            await _summary(uow, services, s, waiting.get(s.id), context)
             for s in await uow.sessions.list(statuses=statuses, limit=limit)
         ]

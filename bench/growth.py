@@ -1,0 +1,357 @@
+"""Do the hot queries stay fast when the database is big? Seed it, then time them.
+
+    .venv/bin/python bench/growth.py --sessions 100000     (--only sqlite|postgres)
+
+For SQLite (a temporary file) and Postgres (a throwaway database created and dropped
+here on 127.0.0.1:5432 as user postgres, or on LUCINE_BENCH_DATABASE_URL's server), this
+creates the schema with the migrations, seeds ``--sessions`` sessions (10 messages and 10
+events each), and times the real use cases over ``Services``: a visitor's poll (an
+assistant chat and a queued one), the operators' waiting list, an operator reading a
+chat's history, and today's stats. Then it EXPLAINs every SELECT each use case ran
+(captured from the driver, so it is the SQL the app sends) and says whether an index
+served it. Postgres is ANALYZEd after seeding, as autovacuum would; SQLite is not (the app
+never runs ANALYZE). A benchmark, not a test: figures depend on the machine.
+
+Writes a Markdown report to stdout and to bench/results/growth.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import psycopg
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
+
+from lucine_adapters.bootstrap import bootstrap_in_memory
+from lucine_adapters.sql import migrate
+from lucine_adapters.sql import tables as t
+from lucine_adapters.sql.database import SqlDatabase, make_engine, sqlite_url
+from lucine_adapters.sql.seed import SeedReport, seed
+from lucine_adapters.system import FixedClock
+from lucine_core.enums import Availability, QueueStatus, SessionStatus
+from lucine_core.operators import Operator
+from lucine_core.services import Services
+from lucine_core.services.analytics import stats
+from lucine_core.services.chat import poll
+from lucine_core.services.conversation import history
+from lucine_core.services.dashboard import pending_chats
+
+RESULTS = Path(__file__).resolve().parent / "results" / "growth.md"
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+SLOW_MS = 50.0
+WARMUP = 3
+# Tables small by nature: a scan of them is no finding.
+SMALL_TABLES = {"operators"}
+SQLITE_INDEX = re.compile(r"USING (INDEX|PRIMARY KEY|COVERING INDEX|INTEGER PRIMARY KEY)")
+PG_INDEX = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
+
+
+@attrs.frozen
+class Timing:
+    backend: str
+    name: str
+    samples: list[float]
+    statements: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+@attrs.frozen
+class Plan:
+    backend: str
+    use_case: str
+    sql: str
+    runs: int
+    plan: str
+    indexed: bool
+    scans: list[str]
+
+
+class Capture:
+    """Records the SELECTs the driver runs while on."""
+
+    def __init__(self, database: SqlDatabase) -> None:
+        self.on = False
+        self.seen: list[tuple[str, Any]] = []
+        event.listen(database.engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        if self.on and sql.lstrip().upper().startswith("SELECT"):
+            self.seen.append((sql, params))
+
+    async def run(self, work: Callable[[], Awaitable[object]]) -> list[tuple[str, Any]]:
+        self.seen, self.on = [], True
+        try:
+            await work()
+        finally:
+            self.on = False
+        return self.seen
+
+
+async def explain(database: SqlDatabase, sql: str, params: Any) -> str:
+    """The plan of one captured statement, with its own parameters."""
+    prefix = (
+        "EXPLAIN QUERY PLAN " if database.dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+    )
+    async with database.engine.connect() as conn:
+        result = await conn.exec_driver_sql(prefix + sql, params)
+        found = result.all()
+        await conn.rollback()
+    if database.dialect == "sqlite":
+        return "\n".join(str(row[-1]) for row in found)
+    return "\n".join(str(row[0]) for row in found)
+
+
+def judge(dialect: str, plan: str) -> tuple[bool, list[str]]:
+    """Whether indexes serve the statement (scans of small tables aside), and the big scans."""
+    lines = [line.strip() for line in plan.splitlines()]
+    if dialect == "sqlite":
+        scanned = [
+            line for line in lines if line.startswith("SCAN") and not SQLITE_INDEX.search(line)
+        ]
+        big = [line for line in scanned if line.split()[1] not in SMALL_TABLES]
+        indexed = bool(SQLITE_INDEX.search(plan))
+    else:
+        scanned = [line for line in lines if "Seq Scan on " in line]
+        big = [
+            line for line in scanned if line.split("Seq Scan on ")[1].split()[0] not in SMALL_TABLES
+        ]
+        indexed = any(kind in plan for kind in PG_INDEX)
+    return not big and (indexed or bool(scanned)), big
+
+
+async def timed(work: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
+    for _ in range(WARMUP):
+        await work()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await work()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def targets(database: SqlDatabase) -> dict[str, Any]:
+    """A chat with the assistant, a queued chat and a chat with notes, from the seed."""
+    waiting = select(t.queue_entries.c.session_id).where(
+        t.queue_entries.c.status == QueueStatus.WAITING.value
+    )
+    async with database.engine.connect() as conn:
+        chat = (
+            await conn.execute(
+                select(t.sessions.c.id, t.sessions.c.message_count)
+                .where(t.sessions.c.status == SessionStatus.ACTIVE.value)
+                .where(t.sessions.c.id.not_in(waiting))
+                .limit(1)
+            )
+        ).one()
+        queued = (
+            await conn.execute(waiting.order_by(t.queue_entries.c.requested_at.desc()))
+        ).first()
+        noted = (await conn.execute(select(t.notes.c.session_id).limit(1))).scalar_one()
+    return {"chat": chat, "queued": queued[0] if queued else chat[0], "noted": noted}
+
+
+async def add_operator(database: SqlDatabase, now: datetime) -> str:
+    operator = Operator(
+        id=secrets.token_hex(16),
+        username=f"bench-{secrets.token_hex(3)}",
+        display_name="Bench",
+        password_hash="!",  # noqa: S106 - unusable on purpose: nobody logs in
+        availability=Availability.ONLINE,
+        created_at=now,
+    )
+    async with database() as uow:
+        await uow.operators.add(operator)
+        await uow.commit()
+    return operator.id
+
+
+async def measure(
+    backend: str, database: SqlDatabase, now: datetime, repeat: int
+) -> tuple[list[Timing], list[Plan]]:
+    services: Services = attrs.evolve(bootstrap_in_memory(clock=FixedClock(now)), uow=database)
+    found = await targets(database)
+    operator_id = await add_operator(database, now)
+    chat_id, count = found["chat"]
+    use_cases: dict[str, Callable[[], Awaitable[object]]] = {
+        "poll (assistant chat)": lambda: poll(services, session_id=chat_id, after_seq=count - 2),
+        "poll (queued chat)": lambda: poll(services, session_id=found["queued"], after_seq=0),
+        "pending_chats": lambda: pending_chats(services),
+        "history": lambda: history(services, operator_id=operator_id, session_id=found["noted"]),
+        "stats (today)": lambda: stats(services),
+    }
+    capture = Capture(database)
+    timings, plans = [], []
+    for name, work in use_cases.items():
+        samples = await timed(work, repeat)
+        statements = await capture.run(work)
+        timings.append(Timing(backend, name, samples, len(statements)))
+        runs: dict[str, tuple[Any, int]] = {}
+        for sql, params in statements:
+            runs[sql] = (runs.get(sql, (params, 0))[0], runs.get(sql, (params, 0))[1] + 1)
+        for sql, (params, times) in runs.items():
+            plan = await explain(database, sql, params)
+            indexed, scans = judge(database.dialect, plan)
+            plans.append(Plan(backend, name, " ".join(sql.split()), times, plan, indexed, scans))
+    return timings, plans
+
+
+async def seeded(
+    database: SqlDatabase, url: str, sessions: int, now: datetime
+) -> tuple[SeedReport, str]:
+    await migrate.upgrade(url)
+    last = [0.0]
+
+    def progress(done: int) -> None:
+        if time.perf_counter() - last[0] > 10 or done == sessions:  # noqa: PLR2004
+            last[0] = time.perf_counter()
+            print(f"  {database.dialect}: {done:,}/{sessions:,} sessions", flush=True)
+
+    report = await seed(
+        database, sessions=sessions, progress=progress, now=now, timezone="Europe/Rome"
+    )
+    async with database.engine.connect() as conn:
+        if database.dialect == "postgresql":
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+            size = (
+                await conn.execute(text("SELECT pg_database_size(current_database())"))
+            ).scalar_one()
+        else:
+            size = Path(make_url(url).database or "").stat().st_size  # noqa: ASYNC240 - once
+    return report, f"{size / 2**20:,.0f} MiB"
+
+
+async def run_sqlite(sessions: int, repeat: int, now: datetime) -> Any:
+    with tempfile.TemporaryDirectory(prefix="lucine-growth-") as folder:
+        url = sqlite_url(Path(folder) / "growth.sqlite3")
+        database = SqlDatabase(make_engine(url))
+        try:
+            report, size = await seeded(database, url, sessions, now)
+            return ("sqlite", report, size, *await measure("sqlite", database, now, repeat))
+        finally:
+            await database.dispose()
+
+
+async def run_postgres(sessions: int, repeat: int, now: datetime) -> Any:
+    admin = make_url(os.environ.get("LUCINE_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL))
+    plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"lucine_growth_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # name is ours
+    url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    )
+    database = SqlDatabase(make_engine(url, pool_size=2))
+    try:
+        report, size = await seeded(database, url, sessions, now)
+        return ("postgres", report, size, *await measure("postgres", database, now, repeat))
+    finally:
+        await database.dispose()
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def markdown(results: list[Any], sessions: int, repeat: int) -> str:
+    out = [
+        f"# Growth benchmark: {sessions:,} sessions",
+        "",
+        f"`.venv/bin/python bench/growth.py --sessions {sessions}`, {repeat} runs per use case "
+        f"after {WARMUP} warm-ups, one client; {time.strftime('%Y-%m-%d')}, "
+        f"{os.cpu_count()} cores.",
+        "",
+        "## Seeding",
+        "",
+        "| backend | seconds | sessions | messages | events | other rows | size |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for backend, report, size, _, _ in results:
+        rows = report.rows
+        other = sum(rows.values()) - rows["sessions"] - rows["messages"] - rows["events"]
+        out.append(
+            f"| {backend} | {report.seconds:.1f} | {rows['sessions']:,} | {rows['messages']:,} "
+            f"| {rows['events']:,} | {other:,} | {size} |"
+        )
+    out += [
+        "",
+        "## Use cases",
+        "",
+        "| backend | use case | median ms | p95 ms | SELECTs | every SELECT indexed |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    findings = []
+    for backend, _, _, timings, plans in results:
+        for timing in timings:
+            mine = [p for p in plans if p.use_case == timing.name]
+            unindexed = [p for p in mine if not p.indexed]
+            out.append(
+                f"| {backend} | {timing.name} | {timing.median:.1f} | {timing.p95:.1f} "
+                f"| {timing.statements} | {'yes' if not unindexed else 'NO'} |"
+            )
+            if timing.median > SLOW_MS:
+                findings.append(
+                    f"- **{backend} / {timing.name}**: median {timing.median:.1f} ms "
+                    f"(> {SLOW_MS:.0f} ms) over {timing.statements} SELECTs."
+                )
+            findings += [
+                f"- **{backend} / {timing.name}**: no index for `{p.sql[:160]}`: "
+                f"{'; '.join(p.scans) or p.plan.splitlines()[0]}"
+                for p in unindexed
+            ]
+    out += ["", "## Findings", "", *(findings or ["- none: every SELECT uses an index"])]
+    out += ["", "## Plans", ""]
+    for backend, _, _, _, plans in results:
+        for p in plans:
+            verdict = "index" if p.indexed else "NO INDEX"
+            out += [
+                f"**{backend} / {p.use_case}** ({p.runs}x, {verdict}): `{p.sql[:300]}`",
+                "",
+                "```",
+                p.plan,
+                "```",
+                "",
+            ]
+    return "\n".join(out)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    args = parser.parse_args()
+    now = datetime.now(UTC)
+    results = []
+    if args.only in (None, "sqlite"):
+        results.append(await run_sqlite(args.sessions, args.repeat, now))
+    if args.only in (None, "postgres"):
+        results.append(await run_postgres(args.sessions, args.repeat, now))
+    report = markdown(results, args.sessions, args.repeat)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report + "\n")
+    print(report)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
