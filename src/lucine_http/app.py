@@ -15,8 +15,9 @@ from lucine_http.background import BackgroundJobs
 from lucine_http.config import HttpConfig
 from lucine_http.deps import App
 from lucine_http.errors import exception_handlers
-from lucine_http.headers import SecurityHeaders
+from lucine_http.headers import security_headers
 from lucine_http.observability import Metrics, RequestLog, metrics_route
+from lucine_http.openapi import document_errors
 from lucine_http.routes import admin, analytics, chat, health, management, operators, tickets
 
 __all__ = ["create_app"]
@@ -47,7 +48,7 @@ def create_app(
         if config.cors_origins
         else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             chat.router,
             operators.router,
@@ -60,7 +61,11 @@ def create_app(
         ],
         dependencies={"app": Provide(provide_app, sync_to_thread=False)},
         exception_handlers=exception_handlers,
-        middleware=[DefineMiddleware(RequestLog, metrics=metrics), SecurityHeaders],
+        middleware=[DefineMiddleware(RequestLog, metrics=metrics)],
+        before_send=[security_headers],
+        # Logging is configured by whoever runs the app (configure_logging for the server);
+        # Litestar's own config would replace the JSON handler with a plain-text one.
+        logging_config=None,
         state=State({"metrics": metrics, "jobs": jobs}),
         on_startup=[jobs.start] if background else [],
         on_shutdown=[jobs.stop],
@@ -74,3 +79,5 @@ def create_app(
         ),
         debug=False,
     )
+    document_errors(app)
+    return app

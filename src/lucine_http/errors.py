@@ -131,6 +131,14 @@ def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict
     return Response(_body(code, message, details), status_code=status, headers=error.headers)
 
 
+def undecodable_body(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """A body the JSON decoder cannot read at all (invalid UTF-8, absurd nesting)."""
+    return Response(
+        _body("invalid_input", f"the request body cannot be read: {type(error).__name__}"),
+        status_code=400,
+    )
+
+
 def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     """Anything else: logged with its traceback, answered without one."""
     _log.exception("unexpected error", exc_info=error)
@@ -143,5 +151,8 @@ def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[di
 exception_handlers: dict[type[Exception] | int, Any] = {
     LucineError: lucine_error,
     HTTPException: http_error,
+    # Raised by the JSON decoder before any handler runs, so they are the client's doing.
+    UnicodeDecodeError: undecodable_body,
+    RecursionError: undecodable_body,
     Exception: unexpected_error,
 }

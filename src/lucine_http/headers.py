@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
-__all__ = ["SecurityHeaders"]
+__all__ = ["security_headers"]
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -22,39 +21,25 @@ _DOCS_CSP = (
 )
 
 
-class SecurityHeaders:
-    """ASGI middleware adding nosniff, Referrer-Policy, CSP, HSTS (over TLS) and no-store."""
+async def security_headers(message: Message, scope: Scope) -> None:
+    """A ``before_send`` hook: nosniff, Referrer-Policy, CSP, HSTS (over TLS), no-store.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Decorate every HTTP response's start message."""
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        secure = scope.get("scheme") == "https"
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-                headers["Content-Security-Policy"] = (
-                    _DOCS_CSP if path.startswith("/api/docs") else _CSP
-                )
-                headers["X-Frame-Options"] = "DENY"
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                if path.startswith("/api/") and not path.startswith("/api/docs"):
-                    headers["Cache-Control"] = "no-store"
-                if path == "/widget.js" or path.startswith("/api/chat"):
-                    # Loaded and called from the shops' pages.
-                    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-                else:
-                    headers["Cross-Origin-Resource-Policy"] = "same-origin"
-                if secure:
-                    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    A hook rather than a middleware so that responses Litestar makes before any route
+    matches (404, 405, CORS preflights) get the headers too.
+    """
+    if message["type"] != "http.response.start":
+        return
+    path: str = scope.get("path", "")
+    headers = MutableScopeHeaders.from_message(message)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    headers["Content-Security-Policy"] = _DOCS_CSP if path.startswith("/api/docs") else _CSP
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if path.startswith("/api/") and not path.startswith("/api/docs"):
+        headers["Cache-Control"] = "no-store"
+    # The widget and the visitor API are loaded and called from the shops' pages.
+    cross_origin = path == "/widget.js" or path.startswith("/api/chat")
+    headers["Cross-Origin-Resource-Policy"] = "cross-origin" if cross_origin else "same-origin"
+    if scope.get("scheme") == "https":
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"

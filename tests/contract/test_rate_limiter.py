@@ -71,7 +71,7 @@ async def test_keys_are_independent(limiter: RateLimiter) -> None:
 
 
 async def test_peek_counts_nothing_and_reset_forgets(limiter: RateLimiter) -> None:
-    """peek reports without counting; reset clears the key."""
+    """Peek reports without counting; reset clears the key."""
     for _ in range(5):
         assert (await limiter.peek("k", limit=2, window=MINUTE, now=T0)).allowed
     await limiter.hit("k", limit=2, window=MINUTE, now=T0)

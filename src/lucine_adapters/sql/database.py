@@ -21,12 +21,13 @@ from lucine_adapters.sql.stores import (
     SqlTicketStore,
 )
 from lucine_adapters.sql.tables import metadata
-from lucine_core.errors import ConcurrencyError, ExternalServiceError
+from lucine_core.errors import ConcurrencyError, ExternalServiceError, ValidationError
 
 __all__ = ["SqlDatabase", "SqlUnitOfWork", "make_engine", "sqlite_url"]
 
 # Postgres: serialization_failure and deadlock_detected; a retry on fresh data resolves both.
 _RETRYABLE = {"40001", "40P01"}
+_NUL_IN_TEXT = "22021"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -101,6 +102,9 @@ def _translate(error: DBAPIError) -> Exception:
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
     if code in _RETRYABLE:
         return ConcurrencyError(reason="the database asked to retry")
+    if code == _NUL_IN_TEXT or "NUL" in str(error.orig):
+        # Postgres text cannot hold U+0000; no stored id or name contains one.
+        return ValidationError(field="input", reason="must not contain NUL characters")
     if isinstance(error, OperationalError) and "locked" in str(error.orig):
         return ConcurrencyError(reason="the database was busy")
     return ExternalServiceError(service="database", reason=type(error.orig).__name__)

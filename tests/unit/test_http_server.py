@@ -1,0 +1,231 @@
+"""A real `lucine serve` process on 127.0.0.1: SQLite by default, Postgres by DATABASE_URL."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.databases import TABLES
+from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
+
+QUESTION = "quanto costa il biglietto?"
+
+
+@pytest.fixture(scope="module")
+def sqlite_server() -> Iterator[RunningServer]:
+    """One `lucine serve` on a fresh SQLite data directory for this module."""
+    with serve_process() as server:
+        yield server
+
+
+def get(server: RunningServer, path: str, **kwargs: Any) -> httpx.Response:
+    """GET ``path`` on the server."""
+    return httpx.get(f"{server.url}{path}", timeout=10, **kwargs)
+
+
+def post(server: RunningServer, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+    """POST ``body`` as JSON to ``path`` on the server."""
+    return httpx.post(f"{server.url}{path}", json=body, timeout=10, **kwargs)
+
+
+def check_health(server: RunningServer) -> None:
+    """Health is 200 with the database ok and the background jobs running."""
+    response = get(server, "/api/health")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["database"] == "ok"
+    assert body["backgroundJobs"] == "running"
+    assert get(server, "/api/health/live").json() == {"status": "ok"}
+
+
+def check_conversation(server: RunningServer) -> str:
+    """A visitor asks, wants a human, gets the ticket form and sends it; returns the ticket id."""
+    answer = post(server, "/api/chat", {"message": QUESTION})
+    assert answer.status_code == 200, answer.text
+    chat = answer.json()
+    sid = chat["sessionId"]
+    assert len(sid) >= 32
+    assert chat["sources"], chat
+    assert chat["reply"]
+    assert chat["language"] == "it"
+    action = post(server, "/api/chat/action", {"sessionId": sid, "action": "request_operator"})
+    assert action.status_code == 200, action.text
+    assert action.json()["ticketOffered"] is True
+    assert action.json()["outcome"] == "no_operator"
+    form = {"sessionId": sid, "message": "Richiamatemi", "email": "ada@example.org"}
+    ticket = post(server, "/api/chat/ticket", form)
+    assert ticket.status_code == 201, ticket.text
+    ticket_id = str(ticket.json()["ticketId"])
+    assert ticket.json()["status"] == "OPEN"
+    poll = get(server, f"/api/chat/poll/{sid}")
+    assert poll.status_code == 200
+    senders = [m["sender"] for m in poll.json()["messages"]]
+    assert senders[:2] == ["USER", "BOT"]
+    assert poll.json()["messages"][-1]["metadata"]["kind"] == "ticket_confirmation"
+    assert ticket_id in poll.json()["messages"][-1]["message"]
+    return ticket_id
+
+
+def check_admin(server: RunningServer, ticket_id: str | None = None) -> None:
+    """The CLI-made admin logs in, is who /me says, sees the ticket, and logs out (revoked)."""
+    login = post(
+        server, "/api/operators/login", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    me = get(server, "/api/operators/me", headers=headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == ADMIN_USERNAME
+    assert me.json()["role"] == "admin"
+    assert me.json()["availability"] == "ONLINE"
+    if ticket_id is not None:
+        ticket = get(server, f"/api/tickets/{ticket_id}", headers=headers)
+        assert ticket.status_code == 200, ticket.text
+        assert ticket.json()["id"] == ticket_id
+    assert post(server, "/api/operators/logout", headers=headers).status_code == 204
+    assert get(server, "/api/operators/me", headers=headers).status_code == 401
+    wrong = post(server, "/api/operators/login", {"username": ADMIN_USERNAME, "password": "nope"})
+    assert wrong.status_code == 401
+
+
+ODD_IDS = ("x" * 2000, "%27%20OR%201%3D1%20--", "..%2F..%2Fetc%2Fpasswd", "%F0%9F%98%80")
+
+
+def check_hostile_paths(server: RunningServer, ids: tuple[str, ...] = ODD_IDS) -> None:
+    """Odd session ids in the URL are 404 from the real database, never 5xx."""
+    for sid in ids:
+        response = get(server, f"/api/chat/poll/{sid}")
+        assert response.status_code == 404, (sid, response.text)
+        assert response.json()["code"] == "not_found"
+
+
+def check_nul_inputs(server: RunningServer) -> None:
+    """Ids and names with a NUL character are refused or unknown (4xx), never a server failure.
+
+    SQLite finds no such row (404, 401); Postgres cannot even hold the text, and the
+    adapter turns its refusal into a ValidationError (400).
+    """
+    path = get(server, "/api/chat/poll/%00abc")
+    assert path.status_code in (400, 404), path.text
+    written = post(server, "/api/chat", {"message": "ciao", "sessionId": "a\u0000b"})
+    assert written.status_code in (400, 404), written.text
+    login = post(server, "/api/operators/login", {"username": "ad\u0000min", "password": "x"})
+    assert login.status_code in (400, 401), login.text
+
+
+def check_stop(server: RunningServer) -> None:
+    """SIGTERM ends the process within 10 s, cleanly or by the re-raised signal."""
+    took = server.stop(timeout=10)
+    assert took < 10
+    assert server.process.returncode in (0, -signal.SIGTERM), server.output()
+    with pytest.raises(httpx.TransportError):
+        get(server, "/api/health/live")
+
+
+def test_health_reports_the_database(sqlite_server: RunningServer) -> None:
+    """GET /api/health is 200 with database ok over real HTTP."""
+    check_health(sqlite_server)
+
+
+def test_visitor_conversation_ends_in_a_ticket(sqlite_server: RunningServer) -> None:
+    """With nobody online a visitor's request for a human offers the form, which makes a ticket."""
+    ticket_id = check_conversation(sqlite_server)
+    check_admin(sqlite_server, ticket_id)
+
+
+def test_admin_from_the_cli_logs_in(sqlite_server: RunningServer) -> None:
+    """The admin made by `lucine operator create --admin --password-stdin` logs in and reads /me."""
+    check_admin(sqlite_server)
+
+
+def test_database_in_the_data_dir_and_no_key_file(sqlite_server: RunningServer) -> None:
+    """The SQLite file is in LUCINE_DATA_DIR; with LUCINE_SECRET_KEY set, no secret.key appears."""
+    assert (sqlite_server.data_dir / "lucine.sqlite3").is_file()
+    assert not (sqlite_server.data_dir / "secret.key").exists()
+
+
+def test_prints_the_api_docs_url(sqlite_server: RunningServer) -> None:
+    """The start banner names the API docs URL, which serves the docs."""
+    assert f"API docs:   {sqlite_server.url}/api/docs" in sqlite_server.output()
+    assert get(sqlite_server, "/api/docs/openapi.json").json()["info"]["title"] == "Lucine"
+
+
+def test_hostile_session_ids_are_404(sqlite_server: RunningServer) -> None:
+    """Huge, quoted, traversal and emoji ids in the poll URL are 404 on SQLite."""
+    check_hostile_paths(sqlite_server)
+
+
+def test_nul_in_ids_is_not_found_on_sqlite(sqlite_server: RunningServer) -> None:
+    """A NUL character in a session id or username is simply unknown on SQLite."""
+    check_nul_inputs(sqlite_server)
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(sqlite_server: RunningServer) -> None:
+    """By default the real peer (127.0.0.1) is limited whatever X-Forwarded-For says.
+
+    21 posts guarantee 11 in one minute window even if a window ends mid-loop.
+    """
+    statuses = [
+        post(
+            sqlite_server,
+            "/api/chat/action",
+            {"sessionId": "x" * 32, "action": "continue_ai"},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        ).status_code
+        for n in range(21)
+    ]
+    assert 429 in statuses
+    assert set(statuses) <= {404, 429}
+
+
+def test_server_logs_are_json_lines(sqlite_server: RunningServer) -> None:
+    """After the start banner every line the server writes is one JSON object."""
+    lines = sqlite_server.output().splitlines()
+    logs = [line for line in lines if line and not line.startswith(("Lucine on", "  "))]
+    assert logs
+    for line in logs:
+        assert isinstance(json.loads(line), dict), line
+
+
+def test_sigterm_stops_the_server_within_ten_seconds() -> None:
+    """A serving process with open database connections exits within 10 s of SIGTERM."""
+    with serve_process() as server:
+        check_health(server)
+        check_admin(server)
+        check_stop(server)
+
+
+def empty(url: str) -> None:
+    """Remove every row from the test run's Postgres database."""
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY")  # type: ignore[arg-type]
+
+
+def test_on_postgres(postgres_url: str) -> None:
+    """The same run on Postgres: health, a conversation to a ticket, the admin, odd ids, SIGTERM."""
+    empty(postgres_url)
+    with serve_process(database_url=postgres_url, migrate=False) as server:
+        check_health(server)
+        ticket_id = check_conversation(server)
+        check_admin(server, ticket_id)
+        check_hostile_paths(server)
+        assert "postgresql+psycopg://" in server.output()
+        assert not (server.data_dir / "lucine.sqlite3").exists()
+        assert not (server.data_dir / "secret.key").exists()
+        check_stop(server)
+
+
+def test_nul_in_ids_is_not_found_on_postgres(postgres_url: str) -> None:
+    """A NUL character in a session id or username is unknown on Postgres too, not a 503."""
+    empty(postgres_url)
+    with serve_process(database_url=postgres_url, migrate=False, admin=False) as server:
+        check_nul_inputs(server)
