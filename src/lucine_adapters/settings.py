@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -10,7 +11,35 @@ import attrs
 
 from lucine_core.errors import ValidationError
 
-__all__ = ["Settings", "default_data_dir", "normalise_database_url"]
+__all__ = ["Settings", "default_data_dir", "environment", "normalise_database_url"]
+
+
+def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The environment, over the optional TOML file named by ``LUCINE_CONFIG``.
+
+    The file holds the same names as the environment variables, in any case
+    (``database_url = "postgresql://..."``, ``lucine_cors_origins = "https://shop.it"``);
+    a variable set in the environment wins over the file.
+
+    Raises:
+        ValidationError: the file is missing, unreadable or not valid TOML.
+    """
+    env = os.environ if environ is None else environ
+    path = env.get("LUCINE_CONFIG")
+    if not path:
+        return env
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ValidationError(field="LUCINE_CONFIG", reason=f"{path}: {error}") from None
+    from_file = {}
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            raise ValidationError(field=f"{path}: {key}", reason="must be a plain value")
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        from_file[key.upper()] = text
+    return {**from_file, **env}
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -101,7 +130,7 @@ class Settings:
         Raises:
             ValidationError: a variable has a value that cannot be used, named in ``field``.
         """
-        env = os.environ if environ is None else environ
+        env = environment(environ)
         kb = env.get("LUCINE_KB")
         url = env.get("DATABASE_URL") or None
         if url is not None:

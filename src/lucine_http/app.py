@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -16,7 +17,7 @@ from lucine_http.config import HttpConfig
 from lucine_http.deps import App
 from lucine_http.errors import exception_handlers
 from lucine_http.headers import security_headers
-from lucine_http.observability import Metrics, RequestLog, metrics_route
+from lucine_http.observability import Metrics, RequestLog, TimedResponder, metrics_route
 from lucine_http.openapi import document_errors
 from lucine_http.routes import admin, analytics, chat, health, management, operators, tickets
 
@@ -31,9 +32,10 @@ def create_app(
     With ``background`` the sweep and purge run in this process while it serves.
     """
     config = config or HttpConfig()
+    metrics = Metrics()
+    services = attrs.evolve(services, responder=TimedResponder(services.responder, metrics))
     app_state = App(services=services, config=config)
     jobs = BackgroundJobs(services)
-    metrics = Metrics()
 
     def provide_app() -> App:
         return app_state

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from datetime import timedelta
 
 import attrs
 
+from lucine_adapters.settings import environment
 from lucine_core.errors import ValidationError
 
 __all__ = ["HttpConfig", "Limit"]
@@ -71,7 +71,7 @@ class HttpConfig:
         Raises:
             ValidationError: a value cannot be used; ``field`` names the variable.
         """
-        env = os.environ if environ is None else environ
+        env = environment(environ)
         origins = tuple(
             o.strip() for o in env.get("LUCINE_CORS_ORIGINS", "").split(",") if o.strip()
         )

@@ -23,9 +23,11 @@ from prometheus_client import (
     generate_latest,
 )
 
+from lucine_core.kb import Answer, AnswerRequest
+from lucine_core.ports import Responder
 from lucine_http.deps import App
 
-__all__ = ["Metrics", "RequestLog", "configure_logging", "metrics_route"]
+__all__ = ["Metrics", "RequestLog", "TimedResponder", "configure_logging", "metrics_route"]
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -74,9 +76,35 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.chats = Gauge("lucine_chats", "Chats by state.", ["state"], registry=self.registry)
+        self.responder = Histogram(
+            "lucine_responder_seconds",
+            "Time the responder took to answer, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
         self.queue = Gauge(
             "lucine_queue_length", "Visitors waiting for a human.", registry=self.registry
         )
+
+
+class TimedResponder:
+    """Wraps the Responder port to record each answer's latency in the metrics."""
+
+    def __init__(self, inner: Responder, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def answer(self, request: AnswerRequest) -> Answer:
+        """Answer through the wrapped responder, timing it (failures too)."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._inner.answer(request)
+            outcome = "ok"
+            return result
+        finally:
+            self._metrics.responder.labels(outcome).observe(time.perf_counter() - started)
 
 
 _log = structlog.get_logger("lucine.http")
