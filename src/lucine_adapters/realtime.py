@@ -34,8 +34,33 @@ class InMemoryEventPublisher:
         self._subscribers[channel].add(queue)
         return queue
 
+    def listen(self, channel: str) -> _Listener:
+        """The channel's events from the moment of this call; ``aclose()`` unsubscribes."""
+        return _Listener(self, channel, self.subscribe(channel))
+
     def unsubscribe(self, channel: str, queue: asyncio.Queue[RealtimeEvent]) -> None:
         """Stop delivering to ``queue``."""
         self._subscribers[channel].discard(queue)
         if not self._subscribers[channel]:
             del self._subscribers[channel]
+
+
+class _Listener:
+    """An async iterator over one subscription, subscribed from its creation."""
+
+    def __init__(
+        self, bus: InMemoryEventPublisher, channel: str, queue: asyncio.Queue[RealtimeEvent]
+    ) -> None:
+        self._bus = bus
+        self._channel = channel
+        self._queue = queue
+
+    def __aiter__(self) -> _Listener:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        """Stop receiving."""
+        self._bus.unsubscribe(self._channel, self._queue)

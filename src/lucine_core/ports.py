@@ -26,6 +26,7 @@ from lucine_core.tickets import InternalNote, Ticket
 __all__ = [
     "AuditStore",
     "Clock",
+    "EventListener",
     "EventPublisher",
     "EventStore",
     "IdFactory",
@@ -615,4 +616,24 @@ class EventPublisher(Protocol):
 
     async def publish(self, event: RealtimeEvent) -> None:
         """Send the event to every subscriber of its channel; never raises for delivery."""
+        ...
+
+    def listen(self, channel: str) -> EventListener:
+        """Subscribe now: the returned listener yields the channel's events from this call on."""
+        ...
+
+
+class EventListener(Protocol):
+    """One subscription to a realtime channel."""
+
+    def __aiter__(self) -> EventListener:
+        """Itself."""
+        ...
+
+    async def __anext__(self) -> RealtimeEvent:
+        """The next event (waits for one)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Unsubscribe."""
         ...

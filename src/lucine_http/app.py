@@ -19,7 +19,16 @@ from lucine_http.errors import exception_handlers
 from lucine_http.headers import security_headers
 from lucine_http.observability import Metrics, RequestLog, TimedResponder, metrics_route
 from lucine_http.openapi import document_errors
-from lucine_http.routes import admin, analytics, chat, health, management, operators, tickets
+from lucine_http.routes import (
+    admin,
+    analytics,
+    chat,
+    health,
+    management,
+    operators,
+    stream,
+    tickets,
+)
 
 __all__ = ["create_app"]
 
@@ -53,6 +62,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             chat.router,
+            stream.router,
             operators.router,
             management.router,
             tickets.router,
