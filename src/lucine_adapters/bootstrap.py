@@ -18,7 +18,7 @@ from lucine_adapters.memory import InMemoryDatabase
 from lucine_adapters.notify import InMemoryNotifier, LogNotifier
 from lucine_adapters.passwords import BcryptPasswordHasher
 from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
-from lucine_adapters.realtime import InMemoryEventPublisher
+from lucine_adapters.realtime import InMemoryEventPublisher, RedisEventPublisher
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql.database import SqlDatabase, make_engine
@@ -27,7 +27,7 @@ from lucine_adapters.tokens import MIN_KEY_BYTES, JwtTokenIssuer
 from lucine_core.errors import ValidationError
 from lucine_core.escalation import EscalationPolicy
 from lucine_core.kb import KnowledgeBaseItem
-from lucine_core.ports import Clock, Notifier, RateLimiter, UnitOfWorkFactory
+from lucine_core.ports import Clock, EventPublisher, Notifier, RateLimiter, UnitOfWorkFactory
 from lucine_core.services import Policies, Services
 
 __all__ = ["bootstrap", "bootstrap_in_memory", "close", "running", "secret_key"]
@@ -66,6 +66,13 @@ def secret_key(settings: Settings) -> bytes:
     return key
 
 
+def _publisher(settings: Settings) -> EventPublisher:
+    """Redis pub/sub when configured (several workers), else in-process."""
+    if settings.redis_url:
+        return RedisEventPublisher(Redis.from_url(settings.redis_url))
+    return InMemoryEventPublisher()
+
+
 def _limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
         return RedisRateLimiter(Redis.from_url(settings.redis_url))
@@ -97,7 +104,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         responder=KbResponder(policies.escalation.min_confidence),
         hasher=BcryptPasswordHasher(settings.bcrypt_rounds),
         notifier=LogNotifier(),
-        publisher=InMemoryEventPublisher(),
+        publisher=InMemoryEventPublisher() if in_memory else _publisher(settings),
         tokens=JwtTokenIssuer(secrets.token_bytes(32) if in_memory else secret_key(settings)),
         limiter=_limiter(settings),
         policies=policies,

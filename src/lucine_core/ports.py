@@ -619,12 +619,16 @@ class EventPublisher(Protocol):
         ...
 
     def listen(self, channel: str) -> EventListener:
-        """Subscribe now: the returned listener yields the channel's events from this call on."""
+        """A subscription to ``channel``; after ``await listener.ready()`` no event is missed."""
         ...
 
 
 class EventListener(Protocol):
     """One subscription to a realtime channel."""
+
+    async def ready(self) -> None:
+        """Return once subscribed: events published after this are received."""
+        ...
 
     def __aiter__(self) -> EventListener:
         """Itself."""

@@ -48,7 +48,9 @@ async def chat_stream(session_id: FromPath[str], app: NamedDependency[App]) -> S
     async with app.services.uow() as uow:
         await uow.sessions.get(session_id)
     # Subscribe before answering, so nothing published after this point is missed.
-    return ServerSentEvent(_events(app.services.publisher.listen(session_channel(session_id))))
+    listener = app.services.publisher.listen(session_channel(session_id))
+    await listener.ready()
+    return ServerSentEvent(_events(listener))
 
 
 router = Router(path="/api/chat/stream", route_handlers=[chat_stream], tags=["visitor"])
