@@ -39,7 +39,7 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if path.startswith("/api/") and not path.startswith("/api/docs"):
         headers["Cache-Control"] = "no-store"
     # The widget and the visitor API are loaded and called from the shops' pages.
-    cross_origin = path == "/widget.js" or path.startswith("/api/chat")
+    cross_origin = path in ("/widget.js", "/widget.css") or path.startswith("/api/chat")
     headers["Cross-Origin-Resource-Policy"] = "cross-origin" if cross_origin else "same-origin"
     if scope.get("scheme") == "https":
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"

@@ -1,0 +1,419 @@
+"""The chat widget as a visitor meets it: on the demo shop page, in Chromium, over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Dialog, Locator, Page, Route, expect
+
+from tests.browser.conftest import SERVER_ENV, screenshot
+from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
+
+pytestmark = pytest.mark.browser
+
+YES = "SÌ, CHIAMA OPERATORE"
+NO = "NO, CONTINUA CON AI"
+SESSION_ID_JS = """() => {
+  const key = Object.keys(localStorage).find((k) => k.startsWith("lucine-chat:"));
+  return key ? JSON.parse(localStorage.getItem(key)).sessionId : null;
+}"""
+
+
+class Widget:
+    """The widget on a page, found the way assistive technology finds it: by role and name."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.launcher = page.get_by_role("button", name="Apri la chat")
+        self.panel = page.get_by_role("dialog", name="Lucine di Natale")
+        self.input = page.get_by_role("textbox", name="Il tuo messaggio")
+        self.log = page.locator(".lucine-chat__log")
+
+    def open(self, url: str = "/demo") -> None:
+        """Load the demo page and open the chat."""
+        self.page.goto(url)
+        self.launcher.click()
+        expect(self.input).to_be_focused()
+
+    def replies(self) -> Locator:
+        """The assistant's answers (the greeting has no seq: it never came from the server)."""
+        return self.log.locator(".lucine-chat__msg--bot[data-seq] .lucine-chat__bubble")
+
+    def visitor(self) -> Locator:
+        """The visitor's messages."""
+        return self.log.locator(".lucine-chat__msg--user .lucine-chat__bubble")
+
+    def ask(self, text: str) -> None:
+        """Type ``text``, press Enter, and wait for the assistant's answer."""
+        before = self.replies().count()
+        self.input.fill(text)
+        self.input.press("Enter")
+        expect(self.replies()).to_have_count(before + 1)
+        # The server numbered the visitor's message too: no bubble is left "sending".
+        expect(self.log.locator(".lucine-chat__msg--pending")).to_have_count(0)
+
+    def session_id(self) -> str:
+        """The chat's id as the widget stored it."""
+        value = self.page.evaluate(SESSION_ID_JS)
+        assert isinstance(value, str), value
+        return value
+
+
+@contextmanager
+def operator_online(server: RunningServer) -> Iterator[httpx.Client]:
+    """The admin logged in (and so ONLINE); logged out again afterwards, nobody online."""
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        login = client.post(
+            "/api/operators/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        try:
+            yield client
+        finally:
+            client.post("/api/operators/logout")
+
+
+def call(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` as the operator; the JSON answer."""
+    response = client.post(path, json=body)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def test_answer_shows_its_source(page: Page) -> None:
+    """A question about opening hours gets the hours with the hint "Fonte: orari"."""
+    widget = Widget(page)
+    widget.open()
+    widget.ask("a che ora aprite?")
+    answer = widget.log.locator(".lucine-chat__msg--bot[data-seq]").last
+    expect(answer).to_contain_text("17:30")
+    expect(answer.locator(".lucine-chat__source")).to_have_text("Fonte: orari")
+    expect(widget.visitor()).to_have_text(["a che ora aprite?"])
+    screenshot(page, "desktop-answer")
+
+
+def test_nobody_online_offers_a_ticket_and_confirms_it(page: Page) -> None:
+    """Asking for a human shows the two buttons; with nobody online YES opens the ticket form."""
+    widget = Widget(page)
+    widget.open()
+    widget.ask("quanto costa il biglietto?")
+    widget.ask("voglio parlare con un operatore")
+    yes = page.get_by_role("button", name=YES)
+    expect(yes).to_be_visible()
+    expect(page.get_by_role("button", name=NO)).to_be_visible()
+    screenshot(page, "desktop-actions")
+    yes.click()
+    form = page.get_by_role("form", name="Lasciaci un messaggio")
+    expect(form).to_be_visible()
+    expect(yes).to_have_count(0)
+    form.get_by_role("button", name="Invia richiesta").click()
+    expect(form.get_by_role("alert")).to_have_text("Inserisci un'email o un numero di telefono.")
+    form.get_by_label("Email", exact=True).fill("visitatore@example.com")
+    form.get_by_label("Messaggio", exact=True).fill("Posso cambiare la data del biglietto?")
+    screenshot(page, "desktop-ticket-form")
+    form.get_by_role("button", name="Invia richiesta").click()
+    confirmation = widget.log.locator(".lucine-chat__msg--ticket_confirmation")
+    expect(confirmation).to_contain_text("Abbiamo registrato la tua richiesta")
+    expect(confirmation).to_contain_text("visitatore@example.com")
+    expect(form).to_have_count(0)
+    screenshot(page, "desktop-ticket-sent")
+
+    page.reload()
+    expect(widget.panel).to_be_visible()  # it was open: it opens again on desktop
+    expect(confirmation).to_have_count(1)
+    expect(page.get_by_role("form", name="Lasciaci un messaggio")).to_have_count(0)
+
+
+def test_reload_brings_the_conversation_back(page: Page) -> None:
+    """After a reload the same chat is rebuilt from the server, in order, without duplicates."""
+    widget = Widget(page)
+    widget.open()
+    widget.ask("a che ora aprite?")
+    widget.ask("posso portare il cane?")
+    session_id = widget.session_id()
+    before = widget.log.locator(".lucine-chat__bubble").all_inner_texts()
+
+    page.reload()
+    expect(widget.panel).to_be_visible()
+    expect(widget.log.locator(".lucine-chat__bubble")).to_have_text(before)
+    assert widget.session_id() == session_id
+
+    widget.ask("e il parcheggio?")  # the rebuilt chat carries on in the same session
+    assert widget.session_id() == session_id
+    expect(widget.visitor()).to_have_text(
+        ["a che ora aprite?", "posso portare il cane?", "e il parcheggio?"]
+    )
+
+
+def test_phone_panel_fills_the_screen(browser: Browser, server: RunningServer) -> None:
+    """At 360x740 the open panel covers the screen exactly and nothing scrolls sideways."""
+    context = browser.new_context(
+        base_url=server.url,
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="it-IT",
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        widget = Widget(page)
+        page.goto("/demo")
+        expect(widget.launcher).to_be_visible()
+        screenshot(page, "phone-page")
+        widget.launcher.tap()
+        widget.ask("quanto costa il biglietto?")
+        widget.ask("voglio parlare con un operatore")
+        box = widget.panel.bounding_box()
+        assert box == {"x": 0, "y": 0, "width": 360, "height": 740}
+        sizes = page.evaluate("""() => {
+            const log = document.querySelector(".lucine-chat__log");
+            return [document.documentElement.scrollWidth, innerWidth,
+                    log.scrollWidth, log.clientWidth];
+        }""")
+        assert sizes[0] <= sizes[1], sizes
+        assert sizes[2] <= sizes[3], sizes
+        for control in (widget.input, page.get_by_role("button", name="Chiudi la chat")):
+            control_box = control.bounding_box()
+            assert control_box is not None
+            assert control_box["x"] >= 0
+            assert control_box["x"] + control_box["width"] <= 360
+        screenshot(page, "phone-chat")
+        page.get_by_role("button", name="Chiudi la chat").tap()
+        expect(widget.panel).to_be_hidden()
+        expect(widget.launcher).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_keyboard_only(page: Page) -> None:
+    """Tab reaches the launcher, Enter opens, Enter sends, Escape closes and gives focus back."""
+    widget = Widget(page)
+    page.goto("/demo")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('.lucine-chat__launcher')"):
+            break
+    expect(widget.launcher).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_visible()
+    expect(widget.input).to_be_focused()
+    page.keyboard.type("quanto costa il biglietto?")
+    page.keyboard.press("Enter")
+    expect(widget.replies()).to_have_count(1)
+    expect(widget.replies().first).to_contain_text("12 €")
+    expect(widget.input).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(widget.panel).to_be_hidden()
+    expect(widget.launcher).to_be_focused()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+
+
+XSS = [
+    "<img src=x onerror=alert(1)>",
+    "<script>window.__xss=1</script>",
+    "<svg onload=alert(1)>",
+    "javascript:alert(1)",
+    "<b><i>",
+]
+
+
+def test_markup_in_messages_is_only_text(page: Page) -> None:
+    """Markup typed by a visitor shows literally, live and after a reload, and never runs.
+
+    The page is served without its CSP, like many shops: only the widget stands in the way.
+    """
+
+    def without_csp(route: Route) -> None:
+        response = route.fetch()
+        headers = {
+            k: v for k, v in response.headers.items() if k.lower() != "content-security-policy"
+        }
+        route.fulfill(response=response, headers=headers)
+
+    page.route("**/demo", without_csp)
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    widget = Widget(page)
+    widget.open()
+    for text in XSS:
+        widget.ask(text)
+    tags = ".lucine-chat__log :is(img, script, svg, b, i, a, iframe)"
+    for _ in range(2):
+        expect(widget.visitor()).to_have_count(len(XSS))
+        page.wait_for_timeout(300)  # an onerror or onload would have fired by now
+        assert dialogs == []
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        expect(widget.visitor()).to_have_text(XSS)
+        assert page.locator(tags).count() == 0
+        page.reload()
+        expect(widget.panel).to_be_visible()
+
+
+def test_operator_reply_arrives_by_polling_without_the_stream(
+    page: Page, server: RunningServer
+) -> None:
+    """With the SSE stream blocked, an operator's reply still arrives (polling, every 3 s)."""
+    blocked: list[str] = []
+
+    def block(route: Route) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    page.route("**/api/chat/stream/**", block)
+    widget = Widget(page)
+    with operator_online(server) as operator:
+        widget.open()
+        widget.ask("voglio parlare con un operatore")
+        page.get_by_role("button", name=YES).click()
+        expect(page.locator(".lucine-chat__title")).to_have_text(ADMIN_USERNAME)
+        expect(page.locator(".lucine-chat__subtitle")).to_have_text("Operatore")
+        session_id = widget.session_id()
+        text = "Ciao, sono Anna dello staff: come posso aiutarti?"
+        started = time.monotonic()
+        call(operator, "/api/operators/send-message", {"sessionId": session_id, "message": text})
+        reply = widget.log.locator(".lucine-chat__msg--operator")
+        expect(reply.locator(".lucine-chat__bubble")).to_have_text(text, timeout=5_000)
+        elapsed = time.monotonic() - started
+        expect(reply.locator(".lucine-chat__who")).to_have_text(ADMIN_USERNAME)
+        assert blocked, "the widget never tried the stream"
+        assert elapsed < 5, elapsed
+        screenshot(page, "desktop-operator")
+
+        call(
+            operator,
+            "/api/chat-management/update-status",
+            {"sessionId": session_id, "status": "RESOLVED"},
+        )
+        rating = page.get_by_role("form", name="Com'è andata la chat?")
+        expect(rating).to_be_visible(timeout=5_000)
+        rating.get_by_role("button", name="5 su 5").click()
+        expect(rating.get_by_role("button", name="5 su 5")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        rating.get_by_label("Commento (facoltativo)").fill("Gentilissimi!")
+        screenshot(page, "desktop-rating")
+        rating.get_by_role("button", name="Invia valutazione").click()
+        expect(widget.log).to_contain_text("Grazie per la tua valutazione!")
+        expect(rating).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def manual_server(server: RunningServer) -> Iterator[RunningServer]:
+    """A second server whose operators take chats by hand: visitors wait in the queue."""
+    with serve_process(env={**SERVER_ENV, "LUCINE_AUTO_ASSIGN": "false"}) as running:
+        yield running
+
+
+def test_queue_place_updates_then_operator_over_the_stream(
+    page: Page, manual_server: RunningServer
+) -> None:
+    """The queue place and wait show and move up live; the operator's name and reply follow."""
+    widget = Widget(page)
+    with (
+        operator_online(manual_server) as operator,
+        httpx.Client(base_url=manual_server.url, timeout=10) as visitor,
+    ):
+        first = visitor.post("/api/chat", json={"message": "voglio un operatore"}).json()
+        queued = visitor.post(
+            "/api/chat/action", json={"sessionId": first["sessionId"], "action": "request_operator"}
+        ).json()
+        assert queued["outcome"] == "queued", queued
+
+        widget.open(f"{manual_server.url}/demo")
+        widget.ask("voglio parlare con un operatore")
+        page.get_by_role("button", name=YES).click()
+        queue = page.get_by_role("status").filter(has_text="Sei in coda")
+        expect(queue).to_contain_text("posizione 2")
+        # With a free operator the estimate is zero: "your turn soon" instead of minutes.
+        expect(queue).to_contain_text(re.compile("tocca a te a breve|attesa stimata circa"))
+        screenshot(page, "desktop-queue")
+
+        call(operator, "/api/operators/take-chat", {"sessionId": first["sessionId"]})
+        expect(queue).to_contain_text("posizione 1", timeout=7_000)  # polled every 5 s
+
+        session_id = widget.session_id()
+        call(operator, "/api/operators/take-chat", {"sessionId": session_id})
+        expect(page.locator(".lucine-chat__title")).to_have_text(ADMIN_USERNAME)
+        expect(queue).to_be_hidden()
+        text = "Eccomi, dimmi pure."
+        started = time.monotonic()
+        call(operator, "/api/operators/send-message", {"sessionId": session_id, "message": text})
+        expect(widget.log.locator(".lucine-chat__msg--operator .lucine-chat__bubble")).to_have_text(
+            [text], timeout=2_500
+        )
+        assert time.monotonic() - started < 2.5  # the stream, not the 3 s polling
+
+
+SHOP = """<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Shop</title></head>
+<body><h1>Ein anderer Shop</h1>{tag}</body></html>"""
+
+
+def shop_page(html: str) -> Callable[[Route], None]:
+    """A route handler answering with ``html`` and no CSP, like a shop's own page."""
+
+    def fulfill(route: Route) -> None:
+        route.fulfill(content_type="text/html", body=html)
+
+    return fulfill
+
+
+def test_script_tag_options(page: Page, server: RunningServer) -> None:
+    """<html lang> picks the language; data- attributes set language, side, colour, greeting."""
+    plain = '<script src="/widget.js" defer></script>'
+    tuned = (
+        '<script src="/widget.js" defer data-language="en" data-position="left"'
+        ' data-color="#0a7d3b" data-greeting="Hello from the shop!"></script>'
+    )
+    for path, tag in (("/shop-de", plain), ("/shop-en", tuned)):
+        page.route(f"**{path}", shop_page(SHOP.format(tag=tag)))
+
+    page.goto(f"{server.url}/shop-de")
+    expect(page.get_by_role("button", name="Chat öffnen")).to_be_visible()
+
+    page.goto(f"{server.url}/shop-en")
+    launcher = page.get_by_role("button", name="Open the chat")
+    expect(launcher).to_be_visible()
+    box = launcher.bounding_box()
+    assert box is not None
+    assert box["x"] < 100  # bottom left
+    accent = page.evaluate(
+        "getComputedStyle(document.querySelector('.lucine-chat'))"
+        ".getPropertyValue('--lucine-accent').trim()"
+    )
+    assert accent == "#0a7d3b"
+    launcher.click()
+    panel = page.get_by_role("dialog", name="Lucine di Natale")
+    expect(panel).to_contain_text("Hello from the shop!")
+    page.get_by_role("textbox", name="Your message").fill("what time do you open?")
+    page.keyboard.press("Enter")
+    expect(panel.locator(".lucine-chat__source")).to_contain_text("Source:")
+
+
+def test_test_mode_shows_the_widget_only_after_the_parameter(
+    page: Page, server: RunningServer
+) -> None:
+    """With data-test-param the widget hides until ?chatbot=test, then stays for the visit."""
+    tag = '<script src="/widget.js" defer data-test-param="chatbot=test"></script>'
+    page.route(re.compile(r"/shop-test(\?.*)?$"), shop_page(SHOP.format(tag=tag)))
+    launcher = page.get_by_role("button", name="Chat öffnen")
+    page.goto(f"{server.url}/shop-test")
+    page.wait_for_function("document.readyState === 'complete'")
+    expect(launcher).to_have_count(0)
+    page.goto(f"{server.url}/shop-test?chatbot=test")
+    expect(launcher).to_be_visible()
+    page.goto(f"{server.url}/shop-test")
+    expect(launcher).to_be_visible()
