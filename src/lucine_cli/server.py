@@ -60,6 +60,8 @@ def serve(
         raise _fail(error.message) from None
     base = os.environ.get("LUCINE_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
     typer.echo(f"Lucine on {base}  (database: {migrate.public_url(url)})")
+    typer.echo(f"  demo shop:  {base}/demo")
+    typer.echo(f"  dashboard:  {base}/dashboard")
     typer.echo(f"  API docs:   {base}/api/docs")
     typer.echo(f"  health:     {base}/api/health")
     if operators == 0:
