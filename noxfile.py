@@ -19,7 +19,20 @@ def tests(session: nox.Session) -> None:
     """Unit and contract tests on every adapter available here."""
     session.install("-e", ".[test]")
     profile = "ci" if os.environ.get("CI") == "true" else "dev"
-    session.run("pytest", f"--hypothesis-profile={profile}", *session.posargs)
+    if session.posargs:
+        session.run("pytest", f"--hypothesis-profile={profile}", *session.posargs)
+        return
+    # Playwright's sync API keeps an event loop running in the main thread while its
+    # browser lives, which the asyncio tests cannot share: browsers get their own process.
+    session.run("pytest", f"--hypothesis-profile={profile}", "-m", "not browser")
+    session.run("pytest", "-m", "browser", "tests/browser")
+
+
+@nox.session(python=PYTHON)
+def browser(session: nox.Session) -> None:
+    """Only the tests in a real Chromium (widget and dashboard)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "browser", "tests/browser", *session.posargs)
 
 
 @nox.session(python=PYTHON)
