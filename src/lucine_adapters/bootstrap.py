@@ -22,12 +22,20 @@ from lucine_adapters.realtime import InMemoryEventPublisher, RedisEventPublisher
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql.database import SqlDatabase, make_engine
+from lucine_adapters.sql.kb import SqlKnowledgeBase
 from lucine_adapters.system import FixedClock, SecretsIdFactory, SystemClock
 from lucine_adapters.tokens import MIN_KEY_BYTES, JwtTokenIssuer
 from lucine_core.errors import ValidationError
 from lucine_core.escalation import EscalationPolicy
 from lucine_core.kb import KnowledgeBaseItem
-from lucine_core.ports import Clock, EventPublisher, Notifier, RateLimiter, UnitOfWorkFactory
+from lucine_core.ports import (
+    Clock,
+    EventPublisher,
+    KnowledgeBase,
+    Notifier,
+    RateLimiter,
+    UnitOfWorkFactory,
+)
 from lucine_core.services import Policies, Services
 
 __all__ = ["bootstrap", "bootstrap_in_memory", "close", "running", "secret_key"]
@@ -79,7 +87,7 @@ def _limiter(settings: Settings) -> RateLimiter:
     return InMemoryRateLimiter()
 
 
-def _storage(settings: Settings) -> UnitOfWorkFactory:
+def _storage(settings: Settings) -> SqlDatabase:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,14 +101,24 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     ``lucine chat``). Nothing connects here; the first unit of work does. The caller
     closes the engine with ``await close(services)`` (or uses ``running``). The schema
     must exist: ``lucine db upgrade``.
+
+    The knowledge base lives in the database; ``LUCINE_KB`` (else the sample) seeds a
+    database that never had one.
     """
     items = load_kb(settings.kb_path) if settings.kb_path else sample_kb()
     policies = _policies(settings)
+    uow: UnitOfWorkFactory
+    kb: KnowledgeBase
+    if in_memory:
+        uow, kb = InMemoryDatabase(), Bm25KnowledgeBase(items)
+    else:
+        database = _storage(settings)
+        uow, kb = database, SqlKnowledgeBase(database.engine, items)
     return Services(
-        uow=InMemoryDatabase() if in_memory else _storage(settings),
+        uow=uow,
         clock=SystemClock(),
         ids=SecretsIdFactory(),
-        kb=Bm25KnowledgeBase(items),
+        kb=kb,
         responder=KbResponder(policies.escalation.min_confidence),
         hasher=BcryptPasswordHasher(settings.bcrypt_rounds),
         notifier=LogNotifier(),

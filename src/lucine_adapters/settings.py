@@ -99,7 +99,8 @@ class Settings:
             bytes); None means the key file in ``data_dir``, made on first run.
         redis_url: Redis for limits shared by every worker (REDIS_URL); None keeps them
             per process.
-        kb_path: A knowledge-base file (JSON or CSV); the shipped sample when None.
+        kb_path: A knowledge-base file (JSON or CSV) that seeds a database that never had a
+            knowledge base; the shipped sample when None.
         min_confidence: Retrieval confidence below which the assistant offers a human;
             the retrieval engine's calibrated default when None.
         auto_assign: Hand waiting chats to operators round-robin.

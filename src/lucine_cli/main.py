@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import attrs
 import typer
@@ -17,6 +17,8 @@ from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
 from lucine_adapters.sql import seed as seeding
 from lucine_adapters.sql.database import SqlDatabase, make_engine
+from lucine_cli.common import fail, load_settings
+from lucine_cli.kb import kb_app
 from lucine_cli.server import operator_app, serve
 from lucine_core.errors import LucineError
 from lucine_core.services import Services
@@ -39,12 +41,6 @@ KbOption = Annotated[
     Path | None,
     typer.Option("--kb", help="Knowledge base (JSON or CSV) to answer from instead of the sample."),
 ]
-
-
-def fail(message: str) -> NoReturn:
-    """Print one line to stderr and exit with code 2 (bad input, nothing changed)."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _services(kb: Path | None) -> Services:
@@ -166,10 +162,7 @@ app.add_typer(db_app)
 
 
 def _database_url() -> str:
-    try:
-        return Settings.from_env().resolved_database_url
-    except LucineError as error:
-        fail(error.message)
+    return load_settings().resolved_database_url
 
 
 def _revision_line(url: str, revision: str | None) -> str:
@@ -221,13 +214,9 @@ def dev_seed(
     ] = False,
 ) -> None:
     """Fill the configured database with 60 days of chats in every state, fast."""
-    try:
-        settings = Settings.from_env()
-    except LucineError as error:
-        fail(error.message)
     report = _run(
         _seed_database(
-            settings,
+            load_settings(),
             sessions=sessions,
             messages=messages_per_session,
             events=events_per_session,
@@ -283,6 +272,7 @@ async def _seed_database(
 
 app.command()(serve)
 app.add_typer(operator_app)
+app.add_typer(kb_app)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import typer
 from lucine_adapters.bootstrap import running
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
+from lucine_cli.common import fail, load_settings
 from lucine_core.enums import Role
 from lucine_core.errors import LucineError
 from lucine_core.services.operators import create_operator, list_operators
@@ -20,18 +21,6 @@ from lucine_core.services.operators import create_operator, list_operators
 __all__ = ["operator_app", "serve"]
 
 operator_app = typer.Typer(name="operator", help="Operator accounts.", no_args_is_help=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except LucineError as error:
-        raise _fail(error.message) from None
 
 
 async def _operator_count(settings: Settings) -> int:
@@ -50,14 +39,14 @@ def serve(
     """Run Lucine: the API, background sweeps, and (on first run) a fresh SQLite database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    settings = _settings()
+    settings = load_settings()
     url = settings.resolved_database_url
     try:
         if migrate_first:
             asyncio.run(migrate.upgrade(url))
         operators = asyncio.run(_operator_count(settings))
     except LucineError as error:
-        raise _fail(error.message) from None
+        fail(error.message)
     base = os.environ.get("LUCINE_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
     typer.echo(f"Lucine on {base}  (database: {migrate.public_url(url)})")
     typer.echo(f"  demo shop:  {base}/demo")
@@ -86,7 +75,7 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("Password (at least 10 characters): ")
     if getpass.getpass("Again: ") != first:
-        raise _fail("the passwords differ")
+        fail("the passwords differ")
     return first
 
 
@@ -103,7 +92,7 @@ def create(
     ] = False,
 ) -> None:
     """Create an operator account (the first admin comes from here; there is no default)."""
-    settings = _settings()
+    settings = load_settings()
     password = _read_password(password_stdin)
 
     async def work() -> str:
@@ -122,5 +111,5 @@ def create(
     try:
         created = asyncio.run(work())
     except LucineError as error:
-        raise _fail(error.message) from None
+        fail(error.message)
     typer.echo(f"created {'admin' if admin else 'operator'} {created}")

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 import attrs
 
 from lucine_core.enums import Language, Sender
+from lucine_core.errors import ValidationError
+from lucine_core.text import clean_text, fold
 
 __all__ = [
+    "ITEM_ID",
+    "MAX_LENGTH",
     "Answer",
     "AnswerRequest",
     "KnowledgeBaseItem",
     "RetrievedItem",
     "Turn",
+    "item_matches",
+    "new_item",
 ]
+
+# Ids are cited as sources in replies and typed in URLs, so keep them plain.
+ITEM_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_LENGTH: Final = {"question": 500, "answer": 5000, "keyword": 200}
+MAX_KEYWORDS: Final = 50
 
 
 @attrs.frozen(kw_only=True)
@@ -79,3 +92,49 @@ class Answer:
     text: str
     sources: tuple[str, ...] = ()
     confidence: float = 0.0
+
+
+def new_item(
+    *,
+    item_id: str,
+    question: str,
+    answer: str,
+    keywords: Iterable[str] = (),
+    language: Language = Language.IT,
+) -> KnowledgeBaseItem:
+    """Validate the fields of an item and build it; blank keywords are dropped.
+
+    Raises:
+        ValidationError: naming the field (``id``, ``question``, ``answer``, ``keywords``).
+    """
+    item_id = item_id.strip()
+    if not ITEM_ID.fullmatch(item_id):
+        raise ValidationError(
+            field="id",
+            reason="must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    kept = tuple(
+        clean_text(k, field="keywords", max_length=MAX_LENGTH["keyword"])
+        for k in keywords
+        if k.strip()
+    )
+    if len(kept) > MAX_KEYWORDS:
+        raise ValidationError(field="keywords", reason=f"at most {MAX_KEYWORDS} keywords")
+    return KnowledgeBaseItem(
+        id=item_id,
+        question=clean_text(question, field="question", max_length=MAX_LENGTH["question"]),
+        answer=clean_text(answer, field="answer", max_length=MAX_LENGTH["answer"]),
+        keywords=kept,
+        language=language,
+    )
+
+
+def item_matches(item: KnowledgeBaseItem, query: str) -> bool:
+    """Whether every word of ``query`` occurs in the item (accents and case ignored).
+
+    >>> item = KnowledgeBaseItem(id="cani", question="Posso portare il cane?", answer="Sì.")
+    >>> item_matches(item, "CANE portare"), item_matches(item, "gatto")
+    (True, False)
+    """
+    haystack = fold(" ".join((item.id, item.question, item.answer, *item.keywords)))
+    return all(word in haystack for word in fold(query).split())

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 
 from lucine_adapters.kb import Bm25KnowledgeBase
+from lucine_adapters.sql.database import SqlDatabase
+from lucine_adapters.sql.kb import SqlKnowledgeBase
 from lucine_core.enums import Language
 from lucine_core.errors import NotFoundError, ValidationError
 from lucine_core.kb import KnowledgeBaseItem
 from lucine_core.ports import KnowledgeBase
+from tests.contract.conftest import opener_for
 
-Factory = Callable[[Sequence[KnowledgeBaseItem]], KnowledgeBase]
+Factory = Callable[[Sequence[KnowledgeBaseItem]], Awaitable[KnowledgeBase]]
 
-# One factory per adapter: add an entry here and the whole suite runs against it.
-ADAPTERS: dict[str, Factory] = {
-    "bm25": Bm25KnowledgeBase,
-}
+# The in-memory index, and the SQL-stored knowledge base on each database (its search
+# index reloaded on every call, as a second worker would see it after an edit).
+ADAPTERS = ("bm25", "sqlite", "postgres")
 
 TINY = (
     KnowledgeBaseItem(
@@ -48,15 +50,29 @@ TINY = (
 )
 
 
-@pytest.fixture(params=sorted(ADAPTERS))
-def make_kb(request: pytest.FixtureRequest) -> Factory:
-    factory: Factory = ADAPTERS[request.param]
-    return factory
+@pytest.fixture(params=ADAPTERS)
+async def make_kb(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+    """Makes one knowledge base holding the given items (once per test)."""
+    if request.param == "bm25":
+
+        async def in_memory(items: Sequence[KnowledgeBaseItem]) -> KnowledgeBase:
+            return Bm25KnowledgeBase(items)
+
+        yield in_memory
+        return
+    async with opener_for(request.param, request)() as database:
+        assert isinstance(database, SqlDatabase)
+        engine = database.engine
+
+        async def stored(items: Sequence[KnowledgeBaseItem]) -> KnowledgeBase:
+            return SqlKnowledgeBase(engine, items, refresh_seconds=0)
+
+        yield stored
 
 
 @pytest.fixture
-def kb(make_kb: Factory) -> KnowledgeBase:
-    return make_kb(TINY)
+async def kb(make_kb: Factory) -> KnowledgeBase:
+    return await make_kb(TINY)
 
 
 def _item(item_id: str, question: str, *keywords: str) -> KnowledgeBaseItem:
@@ -163,14 +179,14 @@ async def test_replace_all_with_duplicate_ids_changes_nothing(kb: KnowledgeBase)
 
 async def test_list_items_is_ordered_by_id(make_kb: Factory) -> None:
     """Items are listed by id whatever order they were added in."""
-    kb = make_kb([_item("c", "C?"), _item("a", "A?")])
+    kb = await make_kb([_item("c", "C?"), _item("a", "A?")])
     await kb.upsert(_item("b", "B?"))
     assert [item.id for item in await kb.list_items()] == ["a", "b", "c"]
 
 
 async def test_an_empty_knowledge_base_finds_nothing(make_kb: Factory) -> None:
     """With no items, search returns nothing, listing is empty and get raises."""
-    kb = make_kb([])
+    kb = await make_kb([])
     assert list(await kb.search("orari")) == []
     assert list(await kb.list_items()) == []
     with pytest.raises(NotFoundError):

@@ -97,3 +97,34 @@ def test_chat_holds_a_short_conversation() -> None:
     assert "17:30" in result.output
     assert "[1] SÌ, CHIAMA OPERATORE" in result.output
     assert "continuiamo" in result.output
+
+
+def test_kb_export_and_import_round_trip_through_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kb export` and `kb import` work on the database's knowledge base.
+
+    Export prints the seeded sample; import replaces it all; a bad file exits 2 with one
+    line and changes nothing.
+    """
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    exported = runner.invoke(app, ["kb", "export"])
+    assert exported.exit_code == 0, exported.output
+    assert len(json.loads(exported.output)) == 52
+    mine = tmp_path / "mine.json"
+    mine.write_text(
+        json.dumps([{"id": "wifi", "question": "C'è il wifi?", "answer": "Sì, rete Ospiti."}])
+    )
+    imported = runner.invoke(app, ["kb", "import", str(mine)])
+    assert imported.exit_code == 0, imported.output
+    assert "imported 1 items" in imported.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"id": "x", "question": "Q?"}]))
+    refused = runner.invoke(app, ["kb", "import", str(bad)])
+    assert refused.exit_code == 2
+    assert len(refused.output.strip().splitlines()) == 1
+    assert "missing answer" in refused.output
+    out = tmp_path / "out.json"
+    assert runner.invoke(app, ["kb", "export", str(out)]).exit_code == 0
+    assert [item["id"] for item in json.loads(out.read_text())] == ["wifi"]

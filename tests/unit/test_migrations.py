@@ -118,7 +118,7 @@ async def test_upgrade_from_empty_creates_exactly_the_metadata_schema(empty_url:
     """Upgrading an empty database reaches head with nothing autogenerate would change."""
     assert await current(empty_url) is None
     await upgrade(empty_url)
-    assert await current(empty_url) == head() == "0001"
+    assert await current(empty_url) == head() == "0002"
     assert await on_connection(empty_url, differences) == []
     tables = await on_connection(empty_url, lambda c: set(inspect(c).get_table_names()))
     assert tables == set(metadata.tables) | {"alembic_version"}
@@ -153,7 +153,7 @@ async def test_the_partial_unique_index_allows_one_waiting_entry_per_session(
 
 
 async def test_downgrade_to_base_removes_every_table(empty_url: str) -> None:
-    """Revision 0001's downgrade leaves only Alembic's own table, empty, and can be redone."""
+    """Every revision's downgrade together leaves only Alembic's own table; redoable."""
 
     def downgrade(conn: Connection) -> None:
         config = alembic_config()

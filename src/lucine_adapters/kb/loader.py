@@ -20,8 +20,7 @@ from typing import Any, Final, Literal
 
 from lucine_core.enums import Language
 from lucine_core.errors import ValidationError
-from lucine_core.kb import KnowledgeBaseItem
-from lucine_core.text import clean_text
+from lucine_core.kb import ITEM_ID, KnowledgeBaseItem, new_item
 
 __all__ = ["dump_kb", "load_kb", "parse_kb", "sample_kb"]
 
@@ -30,9 +29,6 @@ Format = Literal["json", "csv"]
 _SUFFIXES: Final[Mapping[str, Format]] = {".json": "json", ".csv": "csv"}
 _REQUIRED: Final = ("id", "question", "answer")
 _FIELDS: Final = frozenset((*_REQUIRED, "keywords", "language"))
-# Ids are cited as sources in replies and typed in URLs, so keep them plain.
-_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_MAX_LENGTH: Final = {"question": 500, "answer": 5000, "keyword": 200}
 _KEYWORD_SEPARATORS: Final = re.compile(r"[;|]")
 
 
@@ -168,7 +164,7 @@ def _csv_records(text: str) -> list[tuple[str, Mapping[str, Any]]]:
 def _item(where: str, record: Mapping[str, Any]) -> KnowledgeBaseItem:
     """Validate one record and build its item."""
     raw_id = record.get("id")
-    if isinstance(raw_id, str) and _ID.fullmatch(raw_id.strip()):
+    if isinstance(raw_id, str) and ITEM_ID.fullmatch(raw_id.strip()):
         where = f"{where} (id {raw_id.strip()!r})"
     unknown = sorted(set(record) - _FIELDS)
     if unknown:
@@ -178,44 +174,22 @@ def _item(where: str, record: Mapping[str, Any]) -> KnowledgeBaseItem:
             raise ValidationError(field=where, reason=f"missing {name}")
         if not isinstance(record[name], str):
             raise ValidationError(field=where, reason=f"{name} must be text")
-    item_id = record["id"].strip()
-    if not _ID.fullmatch(item_id):
-        raise ValidationError(
-            field=where,
-            reason="id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter"
-            " or digit",
-        )
-    return KnowledgeBaseItem(
-        id=item_id,
-        question=_text(where, "question", record["question"]),
-        answer=_text(where, "answer", record["answer"]),
-        keywords=_keywords(where, record.get("keywords")),
-        language=_language(where, record.get("language")),
-    )
-
-
-def _text(where: str, name: str, value: str) -> str:
-    """Return the cleaned text, or raise naming the item and the field."""
-    try:
-        return clean_text(value, field=name, max_length=_MAX_LENGTH[name])
-    except ValidationError as exc:
-        label = "a keyword" if name == "keyword" else name
-        raise ValidationError(field=where, reason=f"{label} {exc.reason}") from None
-
-
-def _keywords(where: str, value: object) -> tuple[str, ...]:
-    """Return the item's keywords, blanks dropped."""
-    if value is None:
-        return ()
-    if not isinstance(value, list):
+    keywords = record.get("keywords")
+    if keywords is not None and (
+        not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords)
+    ):
         raise ValidationError(field=where, reason="keywords must be a list of texts")
-    keywords: list[str] = []
-    for part in value:
-        if not isinstance(part, str):
-            raise ValidationError(field=where, reason="keywords must be a list of texts")
-        if part.strip():
-            keywords.append(_text(where, "keyword", part))
-    return tuple(keywords)
+    try:
+        return new_item(
+            item_id=record["id"],
+            question=record["question"],
+            answer=record["answer"],
+            keywords=keywords or (),
+            language=_language(where, record.get("language")),
+        )
+    except ValidationError as exc:
+        label = "a keyword" if exc.field == "keywords" else exc.field
+        raise ValidationError(field=where, reason=f"{label} {exc.reason}") from None
 
 
 def _language(where: str, value: object) -> Language:

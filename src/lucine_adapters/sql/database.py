@@ -23,7 +23,7 @@ from lucine_adapters.sql.stores import (
 from lucine_adapters.sql.tables import metadata
 from lucine_core.errors import ConcurrencyError, ExternalServiceError, ValidationError
 
-__all__ = ["SqlDatabase", "SqlUnitOfWork", "make_engine", "sqlite_url"]
+__all__ = ["SqlDatabase", "SqlUnitOfWork", "make_engine", "sqlite_url", "translate_error"]
 
 # Postgres: serialization_failure and deadlock_detected; a retry on fresh data resolves both.
 _RETRYABLE = {"40001", "40P01"}
@@ -98,7 +98,8 @@ class SqlDatabase:
         await self.engine.dispose()
 
 
-def _translate(error: DBAPIError) -> Exception:
+def translate_error(error: DBAPIError) -> Exception:
+    """The domain error a driver error stands for (retry, bad input, or the database down)."""
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
     if code in _RETRYABLE:
         return ConcurrencyError(reason="the database asked to retry")
@@ -129,7 +130,7 @@ class SqlUnitOfWork:
         except DBAPIError as error:
             if self._conn is not None:
                 await self._conn.close()
-            raise _translate(error) from error
+            raise translate_error(error) from error
         conn = self._conn
         self.sessions = SqlSessionStore(conn)
         self.messages = SqlMessageStore(conn)
@@ -155,14 +156,14 @@ class SqlUnitOfWork:
             await conn.close()
             self._conn = None
         if isinstance(exc, DBAPIError):
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
 
     async def commit(self) -> None:
         """Commit the transaction."""
         try:
             await self._connection().commit()
         except DBAPIError as error:
-            raise _translate(error) from error
+            raise translate_error(error) from error
 
     async def rollback(self) -> None:
         """Discard the transaction's changes."""

@@ -31,6 +31,8 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "audit",
     "events",
+    "kb_items",
+    "kb_state",
     "messages",
     "metadata",
     "notes",
@@ -252,4 +254,23 @@ audit = Table(
     # The trail, newest first, and retention.
     Index(None, "at"),
     Index(None, "subject", "at"),
+)
+
+kb_items = Table(
+    "kb_items",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("keywords", JSON, nullable=False),
+    Column("language", String(5), nullable=False),
+)
+
+# One row (id 1) once the knowledge base has been seeded; its revision grows with every
+# change, so each worker knows when to reload its search index.
+kb_state = Table(
+    "kb_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", BigInteger, nullable=False),
 )
