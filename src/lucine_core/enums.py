@@ -180,3 +180,6 @@ class AuditAction(enum.StrEnum):
     ERASE = "erase"
     PURGE = "purge"
     VIEW_AUDIT = "view_audit"
+    CREATE_KB_ITEM = "create_kb_item"
+    UPDATE_KB_ITEM = "update_kb_item"
+    DELETE_KB_ITEM = "delete_kb_item"

@@ -13,7 +13,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from lucine_adapters.kb import sample_kb
 from lucine_adapters.sql.database import SqlDatabase, make_engine, sqlite_url
+from lucine_adapters.sql.kb import SqlKnowledgeBase
 from lucine_adapters.system import FixedClock
 from lucine_core.enums import Role
 from lucine_core.services import Services
@@ -94,7 +96,8 @@ def open_api(kind: str, services: Services, request: pytest.FixtureRequest) -> I
         url: str = request.getfixturevalue("postgres_url")
         database = SqlDatabase(make_engine(url, pool_size=5))
     if database is not None:
-        services = attrs.evolve(services, uow=database)
+        kb = SqlKnowledgeBase(database.engine, sample_kb(), refresh_seconds=0)
+        services = attrs.evolve(services, uow=database, kb=kb)
     with TestClient(create_app(services)) as client:
         if database is not None:
             # The engine's connections belong to the app's event loop: set up there.
@@ -169,6 +172,16 @@ OPERATOR_ROUTES: list[Route] = [
     ("GET", "/api/analytics/stats", None),
     ("GET", "/api/analytics/events", None),
     ("GET", "/api/analytics/daily", None),
+    ("GET", "/api/kb", None),
+    ("GET", "/api/kb/orari", None),
+    ("POST", "/api/kb/try", {"question": "a che ora aprite?"}),
+]
+KB_ITEM = {"question": "Si può pattinare?", "answer": "Sì, sulla pista.", "keywords": ["pista"]}
+# Routes every operator reaches but only an admin may use (the use case says 403).
+KB_ADMIN_ROUTES: list[Route] = [
+    ("POST", "/api/kb", {"id": "pattinaggio", **KB_ITEM}),
+    ("PUT", "/api/kb/orari", KB_ITEM),
+    ("DELETE", "/api/kb/orari", None),
 ]
 ADMIN_ROUTES: list[Route] = [
     ("GET", "/api/admin/operators", None),
@@ -186,7 +199,9 @@ ADMIN_ROUTES: list[Route] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ROUTES + ADMIN_ROUTES)
+@pytest.mark.parametrize(
+    ("method", "path", "body"), OPERATOR_ROUTES + ADMIN_ROUTES + KB_ADMIN_ROUTES
+)
 def test_every_route_needs_a_token(api: Api, method: str, path: str, body: Any) -> None:
     """Without a bearer token every operator and admin route answers 401 in the JSON shape."""
     response = api.client.request(method, path, json=body)
@@ -194,7 +209,7 @@ def test_every_route_needs_a_token(api: Api, method: str, path: str, body: Any) 
     assert response.json()["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES + KB_ADMIN_ROUTES)
 def test_admin_routes_refuse_operators(api: Api, method: str, path: str, body: Any) -> None:
     """A valid token of a plain operator gets 403 from every admin route."""
     _, ada = api.operator("ada")
@@ -212,8 +227,9 @@ def test_a_bad_token_is_401(api: Api) -> None:
 def test_openapi_lists_every_route(api: Api) -> None:
     """The generated OpenAPI document has each added path with its methods."""
     paths = api.client.get("/api/docs/openapi.json").json()["paths"]
-    for method, path, _ in OPERATOR_ROUTES + ADMIN_ROUTES:
+    for method, path, _ in OPERATOR_ROUTES + ADMIN_ROUTES + KB_ADMIN_ROUTES:
         template = path.replace(SID, "{session_id}").replace("/ABC", "/{ticket_id}")
+        template = template.replace("/kb/orari", "/kb/{item_id}")
         template = template.replace("/operators/x", "/operators/{operator_id}")
         assert method.lower() in paths[template.rstrip("/")], template
 
@@ -746,6 +762,132 @@ def test_admin_exports_and_erases_a_contact(api: Api) -> None:
         "/api/admin/privacy/contacts/export", json={"email": "nope"}, headers=root
     )
     assert_bad(bad, "email")
+
+
+# --- /api/kb --------------------------------------------------------------------------------
+
+
+def test_kb_lists_filters_and_gets_items(api: Api) -> None:
+    """Every operator lists the items by id, filters by words and language, gets one."""
+    _, ada = api.operator("ada")
+    listed = api.client.get("/api/kb", headers=ada).json()
+    ids = [item["id"] for item in listed]
+    assert len(ids) == 52
+    assert ids == sorted(ids)
+    found = api.client.get("/api/kb", params={"q": "PARCHEGGIO auto"}, headers=ada).json()
+    assert found
+    assert all("parcheggi" in str(item).lower() for item in found)
+    english = api.client.get("/api/kb", params={"language": "en"}, headers=ada).json()
+    assert english
+    assert {item["language"] for item in english} == {"en"}
+    one = api.client.get(f"/api/kb/{ids[0]}", headers=ada)
+    assert one.status_code == 200
+    assert one.json() == listed[0]
+    assert api.client.get("/api/kb/nessuno", headers=ada).status_code == 404
+    assert_bad(api.client.get("/api/kb", params={"language": "fr"}, headers=ada), "language")
+
+
+def test_kb_item_added_answers_visitors_then_edits_and_deletion_take_effect(api: Api) -> None:
+    """A new item answers visitors at once; so do an edit and a deletion.
+
+    The new item is the reply's source; the edit changes the answer; after deletion it
+    answers nobody; each change is in the audit trail.
+    """
+    _, root = api.operator("root", role=Role.ADMIN)
+    item = {"id": "pattinaggio", **KB_ITEM, "keywords": ["pista", "ghiaccio", "pattini"]}
+    created = api.client.post("/api/kb", json=item, headers=root)
+    assert created.status_code == 201, created.text
+    assert created.json() == item | {"language": "it"}
+    question = {"message": "si può pattinare sul ghiaccio con i pattini?"}
+    reply = api.client.post("/api/chat", json=question).json()
+    assert reply["sources"] == ["pattinaggio"]
+    assert reply["reply"] == "Sì, sulla pista."
+    edited = api.client.put(
+        "/api/kb/pattinaggio", json=item | {"answer": "Sì, dalle 18 alle 22."}, headers=root
+    )
+    assert edited.status_code == 200, edited.text
+    again = api.client.post("/api/chat", json=question).json()
+    assert again["reply"] == "Sì, dalle 18 alle 22."
+    assert api.client.delete("/api/kb/pattinaggio", headers=root).status_code == 204
+    assert api.client.get("/api/kb/pattinaggio", headers=root).status_code == 404
+    last = api.client.post("/api/chat", json=question).json()
+    assert "pattinaggio" not in last["sources"]
+    trail = api.client.get("/api/admin/audit", headers=root).json()
+    kb_lines = [(a["action"], a["subject"]) for a in trail if "kb" in a["action"]]
+    assert sorted(kb_lines) == [
+        ("create_kb_item", "pattinaggio"),
+        ("delete_kb_item", "pattinaggio"),
+        ("update_kb_item", "pattinaggio"),
+    ]
+
+
+def test_kb_changes_refuse_bad_items_and_unknown_ids(api: Api) -> None:
+    """Bad items and unknown ids are refused and change nothing.
+
+    A taken id is 409; a bad id, empty answer or long question 400 naming it; editing or
+    deleting an unknown id 404; none of these changes anything.
+    """
+    _, root = api.operator("root", role=Role.ADMIN)
+    before = api.client.get("/api/kb", headers=root).json()
+    post = functools.partial(api.client.post, "/api/kb", headers=root)
+    assert post(json={"id": "orari", **KB_ITEM}).status_code == 409
+    assert_bad(post(json={"id": "no spaces", **KB_ITEM}), "id")
+    assert_bad(post(json={"id": "ok", **KB_ITEM, "answer": "  "}), "answer")
+    assert_bad(post(json={"id": "ok", **KB_ITEM, "question": "?" * 501}), "question")
+    assert_bad(post(json={"id": "ok", **KB_ITEM, "keywords": "pista"}), "keywords")
+    assert api.client.put("/api/kb/nessuno", json=KB_ITEM, headers=root).status_code == 404
+    assert api.client.delete("/api/kb/nessuno", headers=root).status_code == 404
+    assert api.client.get("/api/kb", headers=root).json() == before
+
+
+def test_kb_keeps_markup_as_text(api: Api) -> None:
+    """Markup in an answer is kept as text.
+
+    It is stored and returned exactly as typed (escaping is the
+    renderer's job), to operators and to visitors.
+    """
+    _, root = api.operator("root", role=Role.ADMIN)
+    markup = '<script>alert(1)</script><img src=x onerror="alert(2)"> & <b>grassetto</b>'
+    item = {"id": "markup", "question": "Zattera magica?", "answer": markup}
+    assert api.client.post("/api/kb", json=item, headers=root).status_code == 201
+    assert api.client.get("/api/kb/markup", headers=root).json()["answer"] == markup
+    reply = api.client.post("/api/chat", json={"message": "zattera magica?"}).json()
+    assert reply["reply"] == markup
+
+
+def test_kb_try_answers_like_a_new_chat_and_stores_nothing(api: Api) -> None:
+    """Trying a question answers as a new chat would, and stores nothing.
+
+    A known question gives the answer, its source with a score and no offer; an
+    unrelated one offers a human for low confidence; no chat is created.
+    """
+    _, ada = api.operator("ada")
+    known = api.client.post(
+        "/api/kb/try", json={"question": "dove posso parcheggiare?"}, headers=ada
+    )
+    assert known.status_code == 200, known.text
+    body = known.json()
+    assert body["language"] == "it"
+    assert body["offerHuman"] is False
+    assert body["sources"]
+    assert body["sources"][0]["id"] == body["retrieved"][0]["id"]
+    assert 0.3 <= body["confidence"] <= 1.0
+    assert 0.0 < body["sources"][0]["score"] <= 1.0
+    unrelated = api.client.post(
+        "/api/kb/try", json={"question": "What is the capital of France?"}, headers=ada
+    ).json()
+    assert unrelated["language"] == "en"
+    assert unrelated["offerHuman"] is True
+    assert "low_confidence" in unrelated["reasons"]
+    assert unrelated["sources"] == []
+    german = api.client.post(
+        "/api/kb/try", json={"question": "parcheggio?", "language": "de"}, headers=ada
+    ).json()
+    assert german["language"] == "de"
+    assert_bad(api.client.post("/api/kb/try", json={"question": " "}, headers=ada), "question")
+    chats = api.client.get("/api/chat-management/active-chats", headers=ada).json()
+    assert chats == []
+    assert api.client.get("/api/analytics/stats", headers=ada).json()["today"]["totalChats"] == 0
 
 
 # --- the whole conversation ---------------------------------------------------------------

@@ -217,7 +217,14 @@ def fuzz(schema: Any, scene: Scene) -> Run:
 def run() -> Run:
     """One schemathesis run over the in-memory app, limits raised so 429s do not dominate."""
     scene = build_scene()
-    config = HttpConfig(chat_limit=UNLIMITED, new_sessions_limit=UNLIMITED, login_limit=UNLIMITED)
+    # An event stream answers until the client goes away, which the ASGI client shows only
+    # at the next keep-alive: keep those short.
+    config = HttpConfig(
+        chat_limit=UNLIMITED,
+        new_sessions_limit=UNLIMITED,
+        login_limit=UNLIMITED,
+        keepalive_seconds=1,
+    )
     app = create_app(scene.services, config)
     quiet = logging.getLogger("lucine.http")
     level = quiet.level

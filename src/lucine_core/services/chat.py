@@ -12,13 +12,14 @@ import attrs
 from lucine_core import escalation as esc
 from lucine_core import events as ev
 from lucine_core.actors import ASSISTANT, VISITOR
-from lucine_core.enums import EscalationReason, Language, Sender, Trigger
-from lucine_core.errors import ExternalServiceError, ValidationError
-from lucine_core.kb import Answer, AnswerRequest, Turn
+from lucine_core.enums import Language, Sender, Trigger
+from lucine_core.errors import ValidationError
+from lucine_core.kb import Answer, Turn
 from lucine_core.language import detect_language
 from lucine_core.messages import Message, MessageMeta, SmartActionView
 from lucine_core.phrases import say
 from lucine_core.ports import RealtimeEvent, UnitOfWork
+from lucine_core.services.answering import compose_answer
 from lucine_core.services.common import (
     OPERATORS_CHANNEL,
     add_message,
@@ -100,31 +101,22 @@ async def _store_visitor_message(
 
 async def _answer(services: Services, session: ChatSession, text: str, seq: int) -> ChatReply:
     started = services.clock.now()
-    reasons = esc.visitor_reasons(text)
     queued = await _is_queued(services, session.id)
-    if EscalationReason.VISITOR_ASKED in reasons and not queued:
-        answer = Answer(text=say("offer_human", session.language), confidence=1.0)
-        decision = esc.EscalationDecision(offer=True, reasons=reasons, state=esc.EscalationState())
-    else:
-        try:
-            answer = await _ask_responder(services, session, text)
-            decision = esc.assess_reply(
-                visitor_text=text,
-                answer=answer,
-                state=session.escalation,
-                policy=services.policies.escalation,
-            )
-        except ExternalServiceError:
-            answer = Answer(text=say("responder_failed", session.language))
-            decision = esc.assess_failure(
-                visitor_text=text, state=session.escalation, policy=services.policies.escalation
-            )
-        if (
-            decision.offer
-            and EscalationReason.LOW_CONFIDENCE in decision.reasons
-            and not answer.sources
-        ):
-            answer = attrs.evolve(answer, text=say("not_sure", session.language))
+
+    async def history() -> tuple[Turn, ...]:
+        async with services.uow() as uow:
+            earlier = await uow.messages.last(session.id, services.policies.history_turns + 1)
+        return tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1])
+
+    composed = await compose_answer(
+        services,
+        text=text,
+        language=session.language,
+        state=session.escalation,
+        history=history,
+        queued=queued,
+    )
+    answer, decision = composed.answer, composed.decision
     offer = decision.offer and not queued
     actions = (
         tuple(
@@ -144,23 +136,6 @@ async def _answer(services: Services, session: ChatSession, text: str, seq: int)
         latency_ms=latency_ms,
         seq=seq,
     )
-
-
-async def _ask_responder(services: Services, session: ChatSession, text: str) -> Answer:
-    policies = services.policies
-    retrieved = await services.kb.search(
-        text, language=session.language, limit=policies.retrieval_limit
-    )
-    async with services.uow() as uow:
-        earlier = await uow.messages.last(session.id, policies.history_turns + 1)
-    history = tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1])
-    answer = await services.responder.answer(
-        AnswerRequest(
-            question=text, language=session.language, history=history, retrieved=retrieved
-        )
-    )
-    allowed = {r.item.id for r in retrieved}
-    return attrs.evolve(answer, sources=tuple(s for s in answer.sources if s in allowed))
 
 
 async def _store_reply(

@@ -1,0 +1,204 @@
+"""Knowledge-base management: browse, search, add, edit and delete items; try a question.
+
+Every operator may read the knowledge base and try questions; only admins change it, and
+each change is written to the audit trail. The knowledge base is its own port (not part
+of the unit of work), so a change is made first and audited right after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from lucine_core import escalation as esc
+from lucine_core.actors import Actor
+from lucine_core.enums import AuditAction, EscalationReason, Language
+from lucine_core.errors import ConflictError, NotFoundError
+from lucine_core.kb import KnowledgeBaseItem, RetrievedItem, Turn, item_matches, new_item
+from lucine_core.language import detect_language
+from lucine_core.ports import UnitOfWork
+from lucine_core.services.answering import compose_answer
+from lucine_core.services.common import active_operator, require_admin, write_audit
+from lucine_core.services.context import Services, transaction
+from lucine_core.text import clean_text
+
+__all__ = [
+    "Trial",
+    "create_kb_item",
+    "delete_kb_item",
+    "get_kb_item",
+    "list_kb_items",
+    "try_question",
+    "update_kb_item",
+]
+
+_MAX_QUERY = 200
+
+
+@attrs.frozen(kw_only=True)
+class Trial:
+    """What the assistant would answer to a question opening a new chat.
+
+    Attributes:
+        language: The language it would answer in.
+        text: The reply.
+        sources: The items the reply cites.
+        confidence: The responder's confidence in [0, 1].
+        retrieved: Every item retrieval found, best first, with its score.
+        offer_human: Whether the smart actions to reach a human would be shown.
+        reasons: Why a human would be offered.
+    """
+
+    language: Language
+    text: str
+    sources: tuple[str, ...]
+    confidence: float
+    retrieved: tuple[RetrievedItem, ...]
+    offer_human: bool
+    reasons: tuple[EscalationReason, ...]
+
+
+async def list_kb_items(
+    services: Services, *, query: str = "", language: Language | None = None
+) -> Sequence[KnowledgeBaseItem]:
+    """Every item, by id; with ``query``, those containing all its words (any case/accent)."""
+    query = query.strip()[:_MAX_QUERY]
+    return [
+        item
+        for item in await services.kb.list_items()
+        if (language is None or item.language is language) and item_matches(item, query)
+    ]
+
+
+async def get_kb_item(services: Services, item_id: str) -> KnowledgeBaseItem:
+    """One item.
+
+    Raises:
+        NotFoundError: no item has that id.
+    """
+    return await services.kb.get(item_id)
+
+
+async def _require_admin(services: Services, actor_id: str, action: str) -> None:
+    async def check(uow: UnitOfWork) -> None:
+        require_admin(await active_operator(uow, actor_id), action)
+
+    await transaction(services, check)
+
+
+async def _audit(services: Services, actor_id: str, action: AuditAction, item_id: str) -> None:
+    async def write(uow: UnitOfWork) -> None:
+        now = services.clock.now()
+        await write_audit(uow, Actor.operator(actor_id), action, now, item_id)
+
+    await transaction(services, write)
+
+
+async def _exists(services: Services, item_id: str) -> bool:
+    try:
+        await services.kb.get(item_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def create_kb_item(
+    services: Services,
+    *,
+    actor_id: str,
+    item_id: str,
+    question: str,
+    answer: str,
+    keywords: Iterable[str] = (),
+    language: Language = Language.IT,
+) -> KnowledgeBaseItem:
+    """Add an item; it answers visitors at once.
+
+    Raises:
+        ValidationError: a field is empty, too long or malformed.
+        ConflictError: an item has that id.
+        PermissionDeniedError: the actor is not an admin.
+    """
+    item = new_item(
+        item_id=item_id, question=question, answer=answer, keywords=keywords, language=language
+    )
+    await _require_admin(services, actor_id, "change the knowledge base")
+    if await _exists(services, item.id):
+        raise ConflictError(reason=f"a knowledge base item with id {item.id!r} exists")
+    await services.kb.upsert(item)
+    await _audit(services, actor_id, AuditAction.CREATE_KB_ITEM, item.id)
+    return item
+
+
+async def update_kb_item(
+    services: Services,
+    *,
+    actor_id: str,
+    item_id: str,
+    question: str,
+    answer: str,
+    keywords: Iterable[str] = (),
+    language: Language = Language.IT,
+) -> KnowledgeBaseItem:
+    """Replace an item's text; visitors get the new answer at once.
+
+    Raises:
+        ValidationError: a field is empty, too long or malformed.
+        NotFoundError: no item has that id.
+        PermissionDeniedError: the actor is not an admin.
+    """
+    item = new_item(
+        item_id=item_id, question=question, answer=answer, keywords=keywords, language=language
+    )
+    await _require_admin(services, actor_id, "change the knowledge base")
+    await services.kb.get(item.id)
+    await services.kb.upsert(item)
+    await _audit(services, actor_id, AuditAction.UPDATE_KB_ITEM, item.id)
+    return item
+
+
+async def delete_kb_item(services: Services, *, actor_id: str, item_id: str) -> None:
+    """Remove an item; it no longer answers anyone.
+
+    Raises:
+        NotFoundError: no item has that id.
+        PermissionDeniedError: the actor is not an admin.
+    """
+    await _require_admin(services, actor_id, "change the knowledge base")
+    await services.kb.delete(item_id)
+    await _audit(services, actor_id, AuditAction.DELETE_KB_ITEM, item_id)
+
+
+async def try_question(
+    services: Services, *, question: str, language: Language | None = None
+) -> Trial:
+    """What the assistant would answer if a visitor opened a chat with ``question``.
+
+    Nothing is stored. ``language`` defaults to the one detected in the question.
+
+    Raises:
+        ValidationError: the question is empty, too long or has control characters.
+    """
+    question = clean_text(question, field="question")
+    language = language or detect_language(question, Language.IT)
+
+    async def no_history() -> tuple[Turn, ...]:
+        return ()
+
+    composed = await compose_answer(
+        services,
+        text=question,
+        language=language,
+        state=esc.EscalationState(),
+        history=no_history,
+    )
+    return Trial(
+        language=language,
+        text=composed.answer.text,
+        sources=composed.answer.sources,
+        confidence=composed.answer.confidence,
+        retrieved=composed.retrieved,
+        offer_human=composed.decision.offer,
+        reasons=composed.decision.reasons,
+    )
