@@ -54,6 +54,8 @@ class HttpConfig:
         login_limit: Failed logins per username and per client.
         max_body_bytes: Largest request body accepted.
         public_url: Where the server is reached, for links printed at start.
+        keepalive_seconds: Seconds between keep-alives on idle event streams; the
+            operators' stream checks its token again at each one.
     """
 
     cors_origins: tuple[str, ...] = ()
@@ -63,6 +65,7 @@ class HttpConfig:
     login_limit: Limit = Limit(count=5, window=timedelta(minutes=15))
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"
+    keepalive_seconds: int = 15
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpConfig:
@@ -88,4 +91,5 @@ class HttpConfig:
                 count=_int(env, "LUCINE_LOGIN_FAILURES_PER_15_MIN", 5), window=timedelta(minutes=15)
             ),
             public_url=env.get("LUCINE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            keepalive_seconds=_int(env, "LUCINE_STREAM_KEEPALIVE_SECONDS", 15),
         )

@@ -19,6 +19,7 @@ __all__ = [
     "PollOut",
     "QueueOut",
     "RatingIn",
+    "SessionIn",
     "SmartActionOut",
     "TicketFormIn",
     "TicketFormOut",
@@ -32,6 +33,12 @@ Text = Annotated[str, msgspec.Meta(max_length=20_000)]
 
 class Camel(msgspec.Struct, rename="camel", kw_only=True):
     """Base of every body: camelCase on the wire."""
+
+
+class SessionIn(Camel):
+    """The chat to act on."""
+
+    session_id: SessionId
 
 
 class SmartActionOut(Camel):

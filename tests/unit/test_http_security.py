@@ -862,3 +862,26 @@ def test_no_cors_without_configured_origins(api: Api) -> None:
     assert "Access-Control-Allow-Origin" not in response.headers
     simple = api.client.post("/api/chat", json={"message": "ciao"}, headers={"Origin": SHOP})
     assert "Access-Control-Allow-Origin" not in simple.headers
+
+
+@pytest.mark.parametrize("name", ["widget.js", "widget.css", "demo.css"])
+def test_static_serves_the_widget_files(api: Api, name: str) -> None:
+    """The widget's and demo page's files are served from /static, cached for an hour."""
+    response = api.client.get(f"/static/{name}")
+    assert response.status_code == 200
+    assert "max-age=3600" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/dashboard/index.html",
+        "/static/dashboard/api.js",
+        "/static/demo.html",
+        "/static/../routes/assets.py",
+        "/static/%2e%2e/app.py",
+    ],
+)
+def test_static_serves_nothing_else(api: Api, path: str) -> None:
+    """The dashboard's files, other pages and anything outside the folder are 404 there."""
+    assert api.client.get(path).status_code == 404

@@ -1,13 +1,19 @@
-"""The widget's files: /widget.js and /widget.css for the shops, /demo, and /static/..."""
+"""The widget's files: /widget.js and /widget.css for the shops, /demo, and /static/<file>.
+
+``/static`` serves the widget's and the demo page's files only, by name from a fixed
+list; the dashboard's files are served by the dashboard's own routes.
+"""
 
 # Litestar reads handler annotations at run time: no postponed evaluation here.
 
 from pathlib import Path
+from types import MappingProxyType
 
 from litestar import Router, get
 from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import File
-from litestar.static_files import create_static_files_router
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -45,11 +51,23 @@ def demo_page() -> File:
     return _file("demo.html", "text/html")
 
 
-static = create_static_files_router(
-    path="/static",
-    directories=[STATIC_DIR],
-    cache_control=CacheControlHeader(public=True, max_age=3600),
-    include_in_schema=False,
+_STATIC_TYPES = MappingProxyType(
+    {"widget.js": "text/javascript", "widget.css": "text/css", "demo.css": "text/css"}
 )
 
-router = Router(path="/", route_handlers=[widget_js, widget_css, demo_page, static])
+
+@get(
+    "/static/{name:str}",
+    cache_control=CacheControlHeader(public=True, max_age=3600),
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def static_file(name: FromPath[str]) -> File:
+    """One of the widget's or the demo page's files (404 for any other name)."""
+    media_type = _STATIC_TYPES.get(name)
+    if media_type is None:
+        raise NotFoundException()
+    return _file(name, media_type)
+
+
+router = Router(path="/", route_handlers=[widget_js, widget_css, demo_page, static_file])

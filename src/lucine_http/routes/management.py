@@ -20,7 +20,7 @@ from lucine_core.tickets import InternalNote
 from lucine_http.deps import App, current_operator
 from lucine_http.routes.operators import OperatorOut, SummaryOut, operator_out, summary_out
 from lucine_http.routes.tickets import Description, Subject, TicketOut, ticket_out
-from lucine_http.schemas import Camel, MessageOut, SessionId, Text, message_out
+from lucine_http.schemas import Camel, MessageOut, SessionId, SessionIn, Text, message_out
 
 __all__ = ["HistoryOut", "NoteOut", "history_out", "note_out", "router"]
 
@@ -99,12 +99,6 @@ class TransferIn(Camel):
 
     session_id: SessionId
     to_operator_id: OperatorId
-
-
-class SessionIn(Camel):
-    """The chat to act on."""
-
-    session_id: SessionId
 
 
 def note_out(note: InternalNote) -> NoteOut:

@@ -20,7 +20,16 @@ from lucine_core.services.operators import login, logout, set_availability
 from lucine_core.services.views import ChatSummary
 from lucine_http.deps import App, current_operator
 from lucine_http.errors import RateLimited
-from lucine_http.schemas import Camel, MessageOut, QueueOut, SessionId, Text, message_out, queue_out
+from lucine_http.schemas import (
+    Camel,
+    MessageOut,
+    QueueOut,
+    SessionId,
+    SessionIn,
+    Text,
+    message_out,
+    queue_out,
+)
 
 __all__ = ["OperatorOut", "SummaryOut", "operator_out", "router", "summary_out"]
 
@@ -59,12 +68,6 @@ class SendIn(Camel):
     session_id: SessionId
     message: Text
     operator_id: str | None = None
-
-
-class TakeIn(Camel):
-    """The chat to take."""
-
-    session_id: SessionId
 
 
 class AvailabilityIn(Camel):
@@ -202,7 +205,7 @@ async def pending_route(
 
 @post("/take-chat", status_code=200, summary="Take a chat (409 if someone else has it)")
 async def take_route(
-    data: JSONBody[TakeIn], app: NamedDependency[App], me: NamedDependency[Operator]
+    data: JSONBody[SessionIn], app: NamedDependency[App], me: NamedDependency[Operator]
 ) -> TakeOut:
     """Exactly one operator ever holds a chat."""
     message = await take_chat(app.services, operator_id=me.id, session_id=data.session_id)
