@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import attrs
 import pytest
@@ -23,6 +24,7 @@ from lucine_core.services import Policies, Services
 from lucine_core.services.analytics import stats
 from lucine_core.services.chat import poll, rate_chat, smart_action, visitor_message
 from lucine_core.services.conversation import (
+    HISTORY_AUDIT_WINDOW,
     add_note,
     close_chat,
     hand_back,
@@ -240,6 +242,32 @@ async def test_whole_conversation_with_an_operator(services: Services) -> None:
     assert {"take_chat", "send_message", "add_note", "create_ticket", "view_history"} <= set(
         actions
     )
+
+
+async def test_rereading_a_history_is_audited_once_per_window(
+    services: Services, clock: FixedClock
+) -> None:
+    """Re-reading an open chat writes one view_history line per operator and window.
+
+    Another operator, or the same one after the window, gets a line of their own.
+    """
+    ada = await make_operator(services, "ada")
+    bob = await make_operator(services, "bob")
+    root = await make_operator(services, "root", role=Role.ADMIN)
+    sid = (await visitor_message(services, text="ciao", session_id=None)).session_id
+
+    async def views() -> list[str]:
+        trail = await audit_trail(services, actor_id=root)
+        return [e.actor for e in trail if e.action.value == "view_history"]
+
+    for _ in range(5):
+        await history(services, operator_id=ada, session_id=sid)
+        clock.advance(timedelta(seconds=3))
+    await history(services, operator_id=bob, session_id=sid)
+    assert sorted(await views()) == [f"operator:{ada}", f"operator:{bob}"]
+    clock.advance(HISTORY_AUDIT_WINDOW)
+    await history(services, operator_id=ada, session_id=sid)
+    assert sorted(await views()) == sorted([f"operator:{ada}"] * 2 + [f"operator:{bob}"])
 
 
 async def test_second_take_is_a_conflict(services: Services) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from lucine_core import events as ev
 from lucine_core.actors import Actor
 from lucine_core.enums import AuditAction, Sender, SessionStatus
@@ -27,6 +29,7 @@ from lucine_core.text import clean_text
 from lucine_core.tickets import InternalNote
 
 __all__ = [
+    "HISTORY_AUDIT_WINDOW",
     "add_note",
     "close_chat",
     "hand_back",
@@ -266,8 +269,15 @@ async def add_note(
     return note
 
 
+HISTORY_AUDIT_WINDOW = timedelta(minutes=10)
+
+
 async def history(services: Services, *, operator_id: str, session_id: str) -> History:
     """Messages, notes, operators involved and state changes of a chat; the view is audited.
+
+    One ``view_history`` line per operator and chat every `HISTORY_AUDIT_WINDOW`: the
+    dashboard re-reads an open chat every few seconds, and a line per read would drown
+    the trail.
 
     Raises:
         NotFoundError: unknown session.
@@ -287,13 +297,12 @@ async def history(services: Services, *, operator_id: str, session_id: str) -> H
         operators = [
             o.view(loads.get(o.id, 0)) for o in await uow.operators.list() if o.id in involved
         ]
-        await write_audit(
-            uow,
-            Actor.operator(operator_id),
-            AuditAction.VIEW_HISTORY,
-            services.clock.now(),
-            session_id,
+        actor, now = Actor.operator(operator_id), services.clock.now()
+        recent = await uow.audit.list(
+            since=now - HISTORY_AUDIT_WINDOW, actor=str(actor), subject=session_id
         )
+        if not any(entry.action is AuditAction.VIEW_HISTORY for entry in recent):
+            await write_audit(uow, actor, AuditAction.VIEW_HISTORY, now, session_id)
         return History(
             session=session,
             messages=messages,
