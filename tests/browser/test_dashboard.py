@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.browser.conftest import SERVER_ENV, screenshot
-from tests.browser.test_widget import YES, Widget
+from tests.browser.helpers import YES, Dashboard, Widget, login_api, open_page
 from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
 
 pytestmark = pytest.mark.browser
@@ -44,110 +43,6 @@ def manual_lucine(browser: Browser) -> Iterator[RunningServer]:
     """A server where operators take chats by hand, so visitors wait in the queue."""
     with serve_process(env={**SERVER_ENV, "LUCINE_AUTO_ASSIGN": "false"}) as running:
         yield running
-
-
-@contextmanager
-def open_page(browser: Browser, server: RunningServer) -> Iterator[Page]:
-    """A desktop page in a context of its own; script errors, CSP reports and dialogs fail."""
-    context = browser.new_context(
-        base_url=server.url,
-        viewport={"width": 1440, "height": 900},
-        locale="it-IT",
-        timezone_id="Europe/Rome",
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    page.on(
-        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
-    )
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not problems, problems
-
-
-class Dashboard:
-    """The dashboard on a page, found by role, label and the ids its markup promises."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.login_form = page.locator("#login-form")
-        self.logout_button = page.get_by_role("button", name="Esci")
-        self.pending = page.locator("#pending-list .chat-item")
-        self.active = page.locator("#active-list .chat-item")
-        self.messages = page.locator("#messages .msg")
-        self.notes = page.locator("#notes .note-text")
-        self.status = page.locator("#conv-status")
-        self.meta = page.locator("#conv-meta")
-        self.reply = page.get_by_label("Risposta al cliente")
-
-    def login(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
-        """Open /dashboard and log in."""
-        self.page.goto("/dashboard")
-        self.login_form.get_by_label("Nome utente").fill(username)
-        self.login_form.get_by_label("Password").fill(password)
-        self.login_form.get_by_role("button", name="Accedi").click()
-        expect(self.logout_button).to_be_visible()
-
-    def availability(self, name: str) -> None:
-        """Press Online, Assente or Offline and wait until the server confirmed it."""
-        switch = self.page.get_by_role("radio", name=name)
-        switch.click()
-        expect(switch).to_have_attribute("aria-checked", "true")
-
-    def tab(self, name: str) -> None:
-        """Go to a section of the dashboard."""
-        self.page.get_by_role("navigation", name="Sezioni").get_by_role("button", name=name).click()
-
-    def chat(self, session_id: str, where: str = "#active-list") -> Locator:
-        """A chat's row in a list."""
-        return self.page.locator(f"{where} .chat-item[data-session='{session_id}']")
-
-    def open_chat(self, session_id: str, where: str = "#active-list") -> None:
-        """Open a chat from a list; its messages load."""
-        self.chat(session_id, where).locator(".chat-open").click()
-        expect(self.page.locator("#conv-title")).to_have_attribute("title", session_id)
-
-    def send(self, text: str) -> None:
-        """Write a reply and press Enter."""
-        self.reply.fill(text)
-        self.reply.press("Enter")
-        expect(self.page.locator("#messages .msg-operator .msg-text").last).to_have_text(text)
-
-    def add_note(self, text: str) -> None:
-        """Write an internal note."""
-        self.page.get_by_label("Nuova nota").fill(text)
-        self.page.get_by_role("button", name="Aggiungi nota").click()
-        expect(self.notes.last).to_have_text(text)
-
-    def close_chat(self, outcome: str) -> None:
-        """Close the open chat as Risolta, Non risolta or Annullata."""
-        form = self.page.locator("#status-form")
-        form.get_by_label("Esito").select_option(label=outcome)
-        form.get_by_role("button", name="Chiudi la chat").click()
-        expect(self.status).to_have_text(outcome)
-
-    def stat(self, key: str) -> Locator:
-        """The big number of one card in the stats view."""
-        return self.page.locator(f"[data-stat='{key}'] .stat-value")
-
-
-def login_api(server: RunningServer, username: str, password: str) -> httpx.Client:
-    """An HTTP client logged in as an operator (which puts them ONLINE)."""
-    client = httpx.Client(base_url=server.url, timeout=10)
-    answer = client.post("/api/operators/login", json={"username": username, "password": password})
-    assert answer.status_code == 200, answer.text
-    client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
-    return client
 
 
 def visitor_asks_for_operator(client: httpx.Client) -> tuple[str, dict[str, Any]]:
@@ -499,3 +394,73 @@ def test_admin_manages_operators_and_chats_move_between_them(
         expect(row).to_contain_text("Disattivato")
         row.get_by_role("button", name="Riattiva").click()
         expect(row.get_by_role("button", name="Disattiva")).to_be_visible()
+
+
+def create_operator_api(server: RunningServer, username: str, display_name: str) -> None:
+    """The admin creates a plain operator account (password GIULIA_PASSWORD) over HTTP."""
+    with login_api(server, ADMIN_USERNAME, ADMIN_PASSWORD) as admin:
+        created = admin.post(
+            "/api/admin/operators",
+            json={"username": username, "displayName": display_name, "password": GIULIA_PASSWORD},
+        )
+        assert created.status_code == 201, created.text
+
+
+def test_another_operators_note_appears_without_a_click(
+    browser: Browser, lucine: RunningServer
+) -> None:
+    """A's open chat shows B's new note within a poll; A's draft and scroll stay put.
+
+    A has scrolled the long conversation up and is typing a reply: the note arrives on the
+    3-second refresh with no click, and neither the draft nor the scroll is disturbed.
+    """
+    with (
+        open_page(browser, lucine) as page,
+        open_page(browser, lucine) as other,
+        httpx.Client(base_url=lucine.url) as visitor,
+    ):
+        create_operator_api(lucine, "giulia", "Giulia Rossi")
+        admin = Dashboard(page)
+        admin.login()
+        session_id, outcome = visitor_asks_for_operator(visitor)
+        assert outcome["outcome"] == "assigned", outcome
+        for number in range(1, 16):  # enough for the messages to scroll
+            sent = visitor.post(
+                "/api/chat", json={"message": f"Messaggio {number}", "sessionId": session_id}
+            )
+            assert sent.status_code == 200, sent.text
+
+        admin.open_chat(session_id)
+        expect(page.locator("#messages .msg-user")).to_have_count(16)
+        box = page.locator("#messages")
+        assert box.evaluate("b => b.scrollHeight > b.clientHeight + 300")
+        box.evaluate("b => { b.scrollTop = 100; }")
+        draft = "Sto controllando la prenotazione, un attimo"
+        admin.reply.press_sequentially(draft[:20])
+
+        giulia = Dashboard(other)
+        giulia.login("giulia", GIULIA_PASSWORD)
+        other.locator("#active-filters").get_by_role("button", name="Tutte").click()
+        giulia.open_chat(session_id)
+        note = "Il cliente ha già chiamato ieri: biglietto n. 4411."
+        giulia.add_note(note)
+
+        expect(admin.notes).to_have_text([note], timeout=5_000)  # no click: the refresh
+        expect(page.locator("#notes .note-who")).to_have_text(["Giulia Rossi"])
+        expect(admin.reply).to_be_focused()
+        expect(admin.reply).to_have_value(draft[:20])
+        admin.reply.press_sequentially(draft[20:])
+        expect(admin.reply).to_have_value(draft)
+        assert box.evaluate("b => b.scrollTop") == 100
+        expect(box).not_to_contain_text(note)
+
+        # New content does arrive in the messages too, the scroll position still kept.
+        later = visitor.post(
+            "/api/chat", json={"message": "Ci siete ancora?", "sessionId": session_id}
+        )
+        assert later.status_code == 200, later.text
+        expect(page.locator("#messages .msg-user .msg-text").last).to_have_text(
+            "Ci siete ancora?", timeout=5_000
+        )
+        assert box.evaluate("b => b.scrollTop") == 100
+        expect(admin.reply).to_have_value(draft)

@@ -10,59 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Locator, Page, Route, expect
+from playwright.sync_api import Browser, Dialog, Page, Route, expect
 
 from tests.browser.conftest import SERVER_ENV, screenshot
+from tests.browser.helpers import NO, YES, Widget, without_csp
 from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
 
 pytestmark = pytest.mark.browser
-
-YES = "SÌ, CHIAMA OPERATORE"
-NO = "NO, CONTINUA CON AI"
-SESSION_ID_JS = """() => {
-  const key = Object.keys(localStorage).find((k) => k.startsWith("lucine-chat:"));
-  return key ? JSON.parse(localStorage.getItem(key)).sessionId : null;
-}"""
-
-
-class Widget:
-    """The widget on a page, found the way assistive technology finds it: by role and name."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.launcher = page.get_by_role("button", name="Apri la chat")
-        self.panel = page.get_by_role("dialog", name="Lucine di Natale")
-        self.input = page.get_by_role("textbox", name="Il tuo messaggio")
-        self.log = page.locator(".lucine-chat__log")
-
-    def open(self, url: str = "/demo") -> None:
-        """Load the demo page and open the chat."""
-        self.page.goto(url)
-        self.launcher.click()
-        expect(self.input).to_be_focused()
-
-    def replies(self) -> Locator:
-        """The assistant's answers (the greeting has no seq: it never came from the server)."""
-        return self.log.locator(".lucine-chat__msg--bot[data-seq] .lucine-chat__bubble")
-
-    def visitor(self) -> Locator:
-        """The visitor's messages."""
-        return self.log.locator(".lucine-chat__msg--user .lucine-chat__bubble")
-
-    def ask(self, text: str) -> None:
-        """Type ``text``, press Enter, and wait for the assistant's answer."""
-        before = self.replies().count()
-        self.input.fill(text)
-        self.input.press("Enter")
-        expect(self.replies()).to_have_count(before + 1)
-        # The server numbered the visitor's message too: no bubble is left "sending".
-        expect(self.log.locator(".lucine-chat__msg--pending")).to_have_count(0)
-
-    def session_id(self) -> str:
-        """The chat's id as the widget stored it."""
-        value = self.page.evaluate(SESSION_ID_JS)
-        assert isinstance(value, str), value
-        return value
 
 
 @contextmanager
@@ -231,14 +185,6 @@ def test_markup_in_messages_is_only_text(page: Page) -> None:
 
     The page is served without its CSP, like many shops: only the widget stands in the way.
     """
-
-    def without_csp(route: Route) -> None:
-        response = route.fetch()
-        headers = {
-            k: v for k, v in response.headers.items() if k.lower() != "content-security-policy"
-        }
-        route.fulfill(response=response, headers=headers)
-
     page.route("**/demo", without_csp)
     dialogs: list[str] = []
 

@@ -25,6 +25,9 @@ const ACTIONS = {
   erase: "Cancellazione dati",
   purge: "Pulizia per conservazione",
   view_audit: "Lettura audit",
+  create_kb_item: "Voce della base di conoscenza creata",
+  update_kb_item: "Voce della base di conoscenza modificata",
+  delete_kb_item: "Voce della base di conoscenza eliminata",
 };
 
 async function patchOperator(op, body, message, button) {

@@ -4,11 +4,13 @@
 const TOKEN_KEY = "lucine.dashboard.token";
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
+  constructor(status, code, message, retryAfter, details) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    // 400s name the field: {field} from the domain, [{field, message}] from the decoder.
+    this.details = details;
   }
 }
 
@@ -67,6 +69,7 @@ export async function api(path, { method = "GET", body, auth = true } = {}) {
       (data && data.code) || "http_error",
       (data && data.message) || response.statusText,
       response.headers.get("Retry-After"),
+      data && data.details,
     );
     if (response.status === 401 && auth) {
       token.clear();

@@ -1,157 +1,16 @@
-// The open conversation: history, reply, notes, take, transfer, hand back, close, ticket.
+// The open conversation: loading and refreshing its history; reply, notes, take, transfer,
+// hand back, close, ticket. How it looks is in conversation-render.js.
 
 import { api, enc } from "./api.js";
-import {
-  $,
-  attempt,
-  fillSelect,
-  formatDateTime,
-  formatTime,
-  h,
-  label,
-  sessionBadge,
-  shortId,
-  toast,
-} from "./dom.js";
-
-const HELD = new Set(["WITH_OPERATOR", "WAITING_CLIENT"]);
-const TAKEABLE = new Set(["ACTIVE", "IDLE"]);
+import { renderConversation } from "./conversation-render.js";
+import { $, attempt, fillSelect, h, label, shortId, toast } from "./dom.js";
 
 let ctx;
-const state = { openId: null, history: null, lastSeq: 0 };
+const state = { openId: null, history: null, shown: "" };
 
 /** The id of the chat on screen, or null. */
 export function openChatId() {
   return state.openId;
-}
-
-function messageItem(message) {
-  const meta = message.metadata || {};
-  const who =
-    message.sender === "OPERATOR" && meta.operatorName
-      ? meta.operatorName
-      : label("sender", message.sender);
-  const actions = (meta.smartActions || []).map((a) => h("span", { class: "chip", text: a.text }));
-  return h(
-    "li",
-    { class: `msg msg-${message.sender.toLowerCase()}`, dataset: { seq: message.seq } },
-    h(
-      "div",
-      { class: "msg-meta" },
-      h("span", { class: "msg-who", text: who }),
-      h("time", {
-        datetime: message.timestamp,
-        title: formatDateTime(message.timestamp),
-        text: formatTime(message.timestamp),
-      }),
-    ),
-    h("div", { class: "msg-text", text: message.message }),
-    actions.length ? h("div", { class: "msg-chips" }, ...actions) : null,
-    meta.sources && meta.sources.length
-      ? h("div", { class: "msg-sources", text: `Fonti: ${meta.sources.join(", ")}` })
-      : null,
-  );
-}
-
-function noteItem(note) {
-  return h(
-    "li",
-    { class: "note" },
-    h(
-      "div",
-      { class: "note-meta" },
-      h("span", { class: "note-who", text: ctx.operatorName(note.operatorId) }),
-      h("time", { datetime: note.createdAt, text: formatDateTime(note.createdAt) }),
-    ),
-    h("div", { class: "note-text", text: note.content }),
-  );
-}
-
-function changeItem(change) {
-  const actor = ctx.actorName(change.actor);
-  return h(
-    "li",
-    {},
-    h("span", { class: "change-when", text: formatTime(change.at) }),
-    h("span", {
-      class: "change-what",
-      text: `${label("session", change.from)} → ${label("session", change.to)}`,
-    }),
-    h("span", { class: "change-who", text: `${actor}${change.reason ? ` · ${change.reason}` : ""}` }),
-  );
-}
-
-function renderTransferChoices(session) {
-  const select = $("transfer-select");
-  const input = $("transfer-id");
-  const admin = ctx.isAdmin();
-  select.hidden = !admin;
-  select.required = admin;
-  input.hidden = admin;
-  input.required = !admin;
-  const candidates = [...ctx.operators.values()].filter(
-    (op) => !op.disabled && op.id !== session.operatorId,
-  );
-  if (admin) {
-    const previous = select.value;
-    select.replaceChildren(
-      h("option", { value: "", text: "Scegli un operatore…" }),
-      ...candidates.map((op) =>
-        h("option", {
-          value: op.id,
-          text: `${op.displayName} (${op.username}) · ${label("availability", op.availability)} · ${op.load}/${op.capacity}`,
-        }),
-      ),
-    );
-    if (candidates.some((op) => op.id === previous)) select.value = previous;
-  } else {
-    $("transfer-suggestions").replaceChildren(
-      ...candidates.map((op) => h("option", { value: op.id, label: `${op.displayName} (${op.username})` })),
-    );
-  }
-}
-
-function renderConversation(scrollToEnd) {
-  const { session, messages, internalNotes, statusChanges } = state.history;
-  const held = HELD.has(session.status);
-  const mine = held && ctx.me && session.operatorId === ctx.me.id;
-  const mayAct = held && (mine || ctx.isAdmin());
-
-  $("conversation-empty").hidden = true;
-  $("conversation-body").hidden = false;
-  $("conv-side").hidden = false;
-  $("conv-title").textContent = `Chat ${shortId(session.id)}`;
-  $("conv-title").title = session.id;
-  $("conv-status").replaceChildren(sessionBadge(session.status));
-  $("conv-meta").textContent = [
-    ctx.assignedText(held ? session.operatorId : null),
-    label("language", session.language),
-    `iniziata ${formatDateTime(session.createdAt)}`,
-    session.rating ? `valutazione ${session.rating}/5` : null,
-  ]
-    .filter(Boolean)
-    .join(" · ");
-
-  const box = $("messages");
-  const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
-  box.replaceChildren(...messages.map(messageItem));
-  if (scrollToEnd || nearEnd) box.scrollTop = box.scrollHeight;
-
-  $("notes").replaceChildren(...internalNotes.map(noteItem));
-  $("notes-empty").hidden = internalNotes.length > 0;
-  $("status-changes").replaceChildren(...statusChanges.map(changeItem));
-  $("changes-empty").hidden = statusChanges.length > 0;
-
-  $("take-btn").hidden = !TAKEABLE.has(session.status);
-  $("handback-btn").hidden = !mayAct;
-  const reply = $("reply-text");
-  reply.disabled = !mine;
-  $("reply-send").disabled = !mine;
-  reply.placeholder = mine
-    ? "Scrivi una risposta al cliente… (Invio per inviare, Maiusc+Invio per andare a capo)"
-    : "Prendi in carico la chat per rispondere.";
-  for (const id of ["status-panel", "transfer-panel", "ticket-panel"]) $(id).hidden = !mayAct;
-  if (mayAct) renderTransferChoices(session);
 }
 
 function markOpen() {
@@ -160,14 +19,23 @@ function markOpen() {
   }
 }
 
-async function loadHistory(scrollToEnd = false) {
+/** What the operator reads of a history; operators' load and availability show elsewhere. */
+function contentKey(history) {
+  const { session, messages, internalNotes, statusChanges } = history;
+  return JSON.stringify([session, messages, internalNotes, statusChanges]);
+}
+
+/** Fetch the open chat's history; draw it when it changed (always when ``scrollToEnd``). */
+async function loadHistory({ scrollToEnd = false } = {}) {
   const id = state.openId;
   const history = await api(`/api/chat-management/history/${enc(id)}`);
   if (state.openId !== id) return;
-  state.history = history;
-  state.lastSeq = history.messages.reduce((max, m) => Math.max(max, m.seq), 0);
   for (const op of history.operators) ctx.rememberOperator(op);
-  renderConversation(scrollToEnd);
+  const key = contentKey(history);
+  const changed = key !== state.shown;
+  state.history = history;
+  state.shown = key;
+  if (changed || scrollToEnd) renderConversation(ctx, history, scrollToEnd);
 }
 
 /** Show one chat; from the lists, or from a ticket's link. */
@@ -176,35 +44,35 @@ export async function openConversation(sessionId) {
   if (state.openId !== sessionId) {
     state.openId = sessionId;
     state.history = null;
-    state.lastSeq = 0;
+    state.shown = "";
     $("ticket-result").replaceChildren();
     $("reply-text").value = "";
     $("messages").replaceChildren();
   }
   markOpen();
   // Fresh names, availability and load for the transfer choices.
-  await Promise.all([attempt(() => loadHistory(true)), attempt(ctx.refreshDirectory)]);
-  if (state.openId === sessionId && state.history) renderConversation(false);
+  await Promise.all([
+    attempt(() => loadHistory({ scrollToEnd: true })),
+    attempt(ctx.refreshDirectory),
+  ]);
+  if (state.openId === sessionId && state.history) renderConversation(ctx, state.history, false);
 }
 
 /**
- * Every 3 s: ask the chat's cheap change feed (the widget's poll: new messages and the
- * state) and reload the full history only when something changed, since every history
- * read is written to the audit trail.
+ * Every 3 s, while the page is visible: reload the open chat's history, so new messages,
+ * state changes and other operators' internal notes appear without a click (notes are not
+ * in the visitors' change feed). The page is redrawn only when that content changed, so
+ * drafts, open menus and the scroll position stay as they are. Each read is audited
+ * (view_history), hence no reads from hidden tabs.
  */
 export async function refreshOpen() {
-  const id = state.openId;
-  if (!id || !state.history) return;
-  const poll = await api(`/api/chat/poll/${enc(id)}?since=${state.lastSeq}`, { auth: false });
-  if (state.openId !== id) return;
-  if (poll.messages.length || poll.sessionStatus !== state.history.session.status) {
-    await loadHistory();
-  }
+  if (!state.openId || !state.history || document.hidden) return;
+  await loadHistory();
 }
 
 async function afterAction(message) {
   if (message) toast(message);
-  await Promise.allSettled([loadHistory(true), ctx.refreshLists()]);
+  await Promise.allSettled([loadHistory({ scrollToEnd: true }), ctx.refreshLists()]);
 }
 
 /** Take a chat (from the queue or the open conversation) and show it. */
@@ -359,7 +227,7 @@ export function initConversation(context) {
 
 /** Forget the open chat (logout). */
 export function resetConversation() {
-  Object.assign(state, { openId: null, history: null, lastSeq: 0 });
+  Object.assign(state, { openId: null, history: null, shown: "" });
   $("messages").replaceChildren();
   $("notes").replaceChildren();
   $("ticket-result").replaceChildren();

@@ -11,12 +11,13 @@ import {
   resetConversation,
 } from "./conversation.js";
 import { $, attempt, errorText, label, shortId } from "./dom.js";
+import { initKb, loadKb, resetKb } from "./kb.js";
 import { loadStats, resetStats } from "./stats.js";
 import { initTickets, loadTickets, openTicket, resetTickets } from "./tickets.js";
 
 const POLL_MS = 3000;
 const DIRECTORY_MS = 30000;
-const VIEWS = ["chats", "tickets", "stats", "admin"];
+const VIEWS = ["chats", "tickets", "stats", "kb", "admin"];
 const ACTORS = { system: "Sistema", visitor: "Cliente", assistant: "Assistente" };
 
 const ctx = {
@@ -54,7 +55,13 @@ let directoryAt = 0;
 
 // ---- views -------------------------------------------------------------------------------
 
-const LOADERS = { chats: pollActive, tickets: loadTickets, stats: loadStats, admin: loadAdmin };
+const LOADERS = {
+  chats: pollActive,
+  tickets: loadTickets,
+  stats: loadStats,
+  kb: loadKb,
+  admin: loadAdmin,
+};
 
 function showView(requested, { force = false } = {}) {
   const name = VIEWS.includes(requested) && (requested !== "admin" || ctx.isAdmin()) ? requested : "chats";
@@ -149,6 +156,7 @@ function stop(notice) {
   resetTickets();
   resetStats();
   resetAdmin();
+  resetKb();
   $("app").hidden = true;
   showLogin(notice);
 }
@@ -233,6 +241,7 @@ async function boot() {
   initChats(ctx);
   initConversation(ctx);
   initTickets(ctx);
+  initKb(ctx);
   initAdmin(ctx);
   bind();
   if (!token.get()) {

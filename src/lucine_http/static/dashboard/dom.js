@@ -74,6 +74,14 @@ export const LABELS = {
   source: { CHAT: "Chat", WIDGET: "Modulo del widget", OPERATOR: "Inserito da operatore" },
   role: { operator: "Operatore", admin: "Amministratore" },
   language: { it: "Italiano", en: "Inglese", de: "Tedesco" },
+  reason: {
+    visitor_asked: "il cliente chiede un operatore",
+    visitor_upset: "il cliente sembra insoddisfatto",
+    reply_unsure: "la risposta è incerta",
+    low_confidence: "confidenza bassa",
+    repeated_failure: "troppe risposte non riuscite",
+    responder_failed: "l'assistente non ha risposto",
+  },
 };
 
 export function label(group, value) {
@@ -156,6 +164,13 @@ export function formatDuration(seconds) {
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);
   return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+const percentFmt = new Intl.NumberFormat("it-IT", { style: "percent", maximumFractionDigits: 0 });
+
+/** "92%" for 0.92. */
+export function formatPercent(fraction) {
+  return percentFmt.format(Number(fraction) || 0);
 }
 
 export function secondsSince(iso) {
