@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from lucine_adapters.kb import Bm25KnowledgeBase
 from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
 from lucine_adapters.kb.loader import load_kb, sample_kb
+from lucine_adapters.llm import BreakerResponder, OpenAiResponder
 from lucine_adapters.memory import InMemoryDatabase
 from lucine_adapters.notify import InMemoryNotifier, LogNotifier
 from lucine_adapters.passwords import BcryptPasswordHasher
@@ -34,6 +35,7 @@ from lucine_core.ports import (
     KnowledgeBase,
     Notifier,
     RateLimiter,
+    Responder,
     UnitOfWorkFactory,
 )
 from lucine_core.services import Policies, Services
@@ -94,6 +96,15 @@ def _storage(settings: Settings) -> SqlDatabase:
     return SqlDatabase(make_engine(url, pool_size=settings.db_pool_size))
 
 
+def _responder(settings: Settings, min_confidence: float) -> Responder:
+    """The offline responder, or the configured LLM behind a breaker falling back to it."""
+    offline = KbResponder(min_confidence)
+    if settings.llm is None:
+        return offline
+    llm = OpenAiResponder(settings.llm, min_confidence=min_confidence)
+    return BreakerResponder(llm, offline)
+
+
 def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     """Build the services the settings ask for: SQLite by default, Postgres by DATABASE_URL.
 
@@ -119,7 +130,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         clock=SystemClock(),
         ids=SecretsIdFactory(),
         kb=kb,
-        responder=KbResponder(policies.escalation.min_confidence),
+        responder=_responder(settings, policies.escalation.min_confidence),
         hasher=BcryptPasswordHasher(settings.bcrypt_rounds),
         notifier=LogNotifier(),
         publisher=InMemoryEventPublisher() if in_memory else _publisher(settings),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lucine_core.enums import ResponderStatus
 from lucine_core.kb import Answer, AnswerRequest
 from lucine_core.phrases import say
 
@@ -39,6 +40,10 @@ class KbResponder:
                 break
         return Answer(text=best.item.answer, sources=(best.item.id,), confidence=best.score)
 
+    def status(self) -> ResponderStatus:
+        """Always OK: nothing here can fail."""
+        return ResponderStatus.OK
+
 
 class FixedResponder:
     """Gives the same answer to every question, or fails every time: for tests and demos.
@@ -59,3 +64,7 @@ class FixedResponder:
         if self.error is not None:
             raise self.error
         return self.answer_given
+
+    def status(self) -> ResponderStatus:
+        """OK unless it is set to fail."""
+        return ResponderStatus.OK if self.error is None else ResponderStatus.DEGRADED

@@ -11,7 +11,7 @@ import attrs
 
 from lucine_core.errors import ValidationError
 
-__all__ = ["Settings", "default_data_dir", "environment", "normalise_database_url"]
+__all__ = ["LlmConfig", "Settings", "default_data_dir", "environment", "normalise_database_url"]
 
 
 def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -87,6 +87,77 @@ def _float(environ: Mapping[str, str], name: str) -> float | None:
 
 
 @attrs.frozen(kw_only=True)
+class LlmConfig:
+    """How to reach the model and how much it may say.
+
+    Attributes:
+        model: The model name (``gpt-4o-mini``, ``llama3.1:8b``...).
+        base_url: The server's OpenAI-compatible root (``.../v1``); None means OpenAI.
+        api_key: The key; local servers accept any non-empty one.
+        timeout: Seconds for one attempt.
+        max_retries: Extra attempts on timeouts, 429 and 5xx (the client's backoff).
+        temperature: Sampling temperature; low keeps answers close to the items.
+        max_output_tokens: The most the model may write per answer.
+        history_turns: Earlier messages sent along (the latest ones).
+        shop_name: Named in the system prompt.
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key: str = attrs.field(repr=False)
+    timeout: float = 15.0
+    max_retries: int = 1
+    temperature: float = 0.2
+    max_output_tokens: int = 300
+    history_turns: int = 6
+    shop_name: str = "Lucine di Natale"
+
+
+def _bounded(
+    environ: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    value = _float(environ, name)
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise ValidationError(field=name, reason=f"must be between {low:g} and {high:g}")
+    return value
+
+
+# What an OpenAI-compatible server on your own machine (Ollama, llama.cpp) is sent as
+# its key: they ignore it, but the client refuses to start without one.
+LOCAL_SERVER_KEY = "local-server"
+
+
+def _llm(env: Mapping[str, str]) -> LlmConfig | None:
+    """The LLM responder's config, or None (offline answering) without LUCINE_LLM_MODEL."""
+    model = env.get("LUCINE_LLM_MODEL", "").strip()
+    if not model:
+        return None
+    base_url = env.get("LUCINE_LLM_BASE_URL", "").strip().rstrip("/") or None
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise ValidationError(field="LUCINE_LLM_BASE_URL", reason="must be an http(s) URL")
+    key = env.get("LUCINE_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None
+    if key is None:
+        if base_url is None:
+            raise ValidationError(
+                field="LUCINE_LLM_API_KEY",
+                reason="is needed for OpenAI (or set LUCINE_LLM_BASE_URL to a local server)",
+            )
+        key = LOCAL_SERVER_KEY
+    return LlmConfig(
+        model=model,
+        base_url=base_url,
+        api_key=key,
+        timeout=_bounded(env, "LUCINE_LLM_TIMEOUT", 15.0, 0.1, 600),
+        max_retries=int(_bounded(env, "LUCINE_LLM_MAX_RETRIES", 1, 0, 10)),
+        temperature=_bounded(env, "LUCINE_LLM_TEMPERATURE", 0.2, 0, 2),
+        max_output_tokens=int(_bounded(env, "LUCINE_LLM_MAX_OUTPUT_TOKENS", 300, 16, 4096)),
+        history_turns=int(_bounded(env, "LUCINE_LLM_HISTORY_TURNS", 6, 0, 50)),
+    )
+
+
+@attrs.frozen(kw_only=True)
 class Settings:
     """Everything configurable, with defaults that run Lucine offline with no keys.
 
@@ -106,6 +177,7 @@ class Settings:
         auto_assign: Hand waiting chats to operators round-robin.
         timezone: The shop's time zone (what "today" means in stats).
         bcrypt_rounds: bcrypt cost (12; lower only in tests).
+        llm: The OpenAI-compatible model that answers; None answers offline.
     """
 
     data_dir: Path
@@ -118,6 +190,7 @@ class Settings:
     auto_assign: bool = True
     timezone: str = "Europe/Rome"
     bcrypt_rounds: int = 12
+    llm: LlmConfig | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -154,4 +227,5 @@ class Settings:
             min_confidence=_float(env, "LUCINE_MIN_CONFIDENCE"),
             auto_assign=_bool(env, "LUCINE_AUTO_ASSIGN", default=True),
             timezone=env.get("LUCINE_TIMEZONE", "Europe/Rome"),
+            llm=_llm(env),
         )

@@ -11,6 +11,7 @@ __all__ = [
     "EventType",
     "Language",
     "QueueStatus",
+    "ResponderStatus",
     "Role",
     "Sender",
     "SessionStatus",
@@ -183,3 +184,10 @@ class AuditAction(enum.StrEnum):
     CREATE_KB_ITEM = "create_kb_item"
     UPDATE_KB_ITEM = "update_kb_item"
     DELETE_KB_ITEM = "delete_kb_item"
+
+
+class ResponderStatus(enum.StrEnum):
+    """How the assistant's responder is doing, as /api/health reports it."""
+
+    OK = "ok"
+    DEGRADED = "degraded"

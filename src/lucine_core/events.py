@@ -68,6 +68,8 @@ class KbAnswer:
     latency_ms: int
     escalation_offered: bool
     reasons: tuple[str, ...] = ()
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @attrs.frozen(kw_only=True)

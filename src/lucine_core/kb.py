@@ -87,11 +87,15 @@ class Answer:
         text: What the visitor reads.
         sources: Ids of the knowledge-base items the reply is based on.
         confidence: How sure the responder is, in [0, 1].
+        input_tokens: Tokens the model read (0 for the offline responder).
+        output_tokens: Tokens the model wrote.
     """
 
     text: str
     sources: tuple[str, ...] = ()
     confidence: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 def new_item(

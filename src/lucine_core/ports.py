@@ -14,7 +14,7 @@ from typing import Protocol, Self
 import attrs
 
 from lucine_core.audit import AuditEntry
-from lucine_core.enums import EventType, Language, SessionStatus, TicketStatus
+from lucine_core.enums import EventType, Language, ResponderStatus, SessionStatus, TicketStatus
 from lucine_core.events import AnalyticsEvent
 from lucine_core.kb import Answer, AnswerRequest, KnowledgeBaseItem, RetrievedItem
 from lucine_core.messages import Message
@@ -107,6 +107,10 @@ class Responder(Protocol):
         Raises:
             ExternalServiceError: the model or service behind it failed or timed out.
         """
+        ...
+
+    def status(self) -> ResponderStatus:
+        """``OK``, or ``DEGRADED`` while the model keeps failing and a fallback answers."""
         ...
 
 

@@ -23,6 +23,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from lucine_core.enums import ResponderStatus
 from lucine_core.kb import Answer, AnswerRequest
 from lucine_core.ports import Responder
 from lucine_http.deps import App
@@ -83,6 +84,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.tokens = Counter(
+            "lucine_llm_tokens",
+            "Tokens the LLM read (input) and wrote (output).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.queue = Gauge(
             "lucine_queue_length", "Visitors waiting for a human.", registry=self.registry
         )
@@ -102,9 +109,16 @@ class TimedResponder:
         try:
             result = await self._inner.answer(request)
             outcome = "ok"
+            if result.input_tokens or result.output_tokens:
+                self._metrics.tokens.labels("input").inc(result.input_tokens)
+                self._metrics.tokens.labels("output").inc(result.output_tokens)
             return result
         finally:
             self._metrics.responder.labels(outcome).observe(time.perf_counter() - started)
+
+    def status(self) -> ResponderStatus:
+        """The wrapped responder's status."""
+        return self._inner.status()
 
 
 _log = structlog.get_logger("lucine.http")

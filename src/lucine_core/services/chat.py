@@ -181,6 +181,8 @@ async def _store_reply(
                 latency_ms=latency_ms,
                 escalation_offered=bool(actions),
                 reasons=reasons,
+                input_tokens=answer.input_tokens,
+                output_tokens=answer.output_tokens,
             ),
             now,
         )

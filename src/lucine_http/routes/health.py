@@ -42,7 +42,7 @@ async def health(
         "version": VERSION,
         "uptimeSeconds": round(time.monotonic() - _STARTED),
         "database": database,
-        "responder": "ok",
+        "responder": app.services.responder.status().value,
         "backgroundJobs": request.app.state.jobs.state,
     }
     return Response(body, status_code=200 if healthy else 503)

@@ -1,0 +1,138 @@
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1, scripted by tests.
+
+By default it behaves like an obedient model: it reads the knowledge-base items from
+the system prompt and answers with the first one, citing its id (or says it is unsure
+when there is none). Tests queue other behaviours: a given reply, an HTTP error, a
+body that is not JSON, a delay longer than the client's timeout. Every request body is
+recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import attrs
+
+__all__ = ["FakeOpenAI", "Script", "fake_openai"]
+
+_ITEM = re.compile(r"^\[([^\]\n]+)\]\nQ: .*\nA: (.*)$", re.MULTILINE)
+
+
+@attrs.define(kw_only=True)
+class Script:
+    """One scripted response.
+
+    Attributes:
+        status: HTTP status to answer with.
+        content: The model's message content (ignored when ``body`` is set).
+        body: A raw response body instead of a completion.
+        delay: Seconds to wait before answering.
+        headers: Extra response headers.
+    """
+
+    status: int = 200
+    content: str | None = None
+    body: bytes | None = None
+    delay: float = 0.0
+    headers: dict[str, str] = attrs.Factory(dict)
+
+
+def _obedient(messages: list[dict[str, Any]]) -> str:
+    system = next((m["content"] for m in messages if m["role"] == "system"), "")
+    found = _ITEM.search(system)
+    if found is None:
+        return json.dumps({"answer": "Non sono sicuro.", "sources": [], "unsure": True})
+    return json.dumps({"answer": found.group(2), "sources": [found.group(1)], "unsure": False})
+
+
+def completion(content: str, model: str) -> dict[str, Any]:
+    """A chat-completion response body."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
+    }
+
+
+@attrs.define
+class FakeOpenAI:
+    """The running fake: its URL, the queued scripts, the requests it received."""
+
+    url: str
+    scripts: deque[Script] = attrs.Factory(deque)
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+    headers: list[dict[str, str]] = attrs.Factory(list)
+
+    def then(self, *scripts: Script) -> None:
+        """Answer the next requests with these, in order (then obediently again)."""
+        self.scripts.extend(scripts)
+
+
+def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            fake.requests.append(body)
+            fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+            script = fake.scripts.popleft() if fake.scripts else Script()
+            if script.delay:
+                time.sleep(script.delay)
+            if script.body is not None:
+                payload = script.body
+            elif script.status != 200:
+                payload = json.dumps({"error": {"message": "scripted", "type": "x"}}).encode()
+            else:
+                content = script.content
+                if content is None:
+                    content = _obedient(body.get("messages", []))
+                payload = json.dumps(completion(content, body.get("model", "fake"))).encode()
+            try:
+                self.send_response(script.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in script.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test)
+
+    return Handler
+
+
+@contextmanager
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """Run the fake on a free port of 127.0.0.1 for the duration of the block."""
+    fake = FakeOpenAI(url="")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -1,0 +1,186 @@
+"""The LLM responder inside the product: settings, a visitor's chat, health, a real server.
+
+The model is `tests.fake_openai`, a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from lucine_adapters.bootstrap import bootstrap
+from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
+from lucine_adapters.llm import BreakerResponder, OpenAiResponder
+from lucine_adapters.responders import KbResponder
+from lucine_adapters.settings import LOCAL_SERVER_KEY, Settings
+from lucine_core.enums import EventType, ResponderStatus
+from lucine_core.errors import ValidationError
+from lucine_core.services import Services
+from lucine_core.services.chat import poll, visitor_message
+from lucine_http.app import create_app
+from tests.contract.test_responder import llm_config
+from tests.fake_openai import FakeOpenAI, Script, fake_openai
+from tests.http_server import serve_process
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible server for one test."""
+    with fake_openai() as fake:
+        yield fake
+
+
+def with_llm(services: Services, server: FakeOpenAI) -> Services:
+    """The services answering through the fake model behind the breaker."""
+    llm = OpenAiResponder(llm_config(server.url), min_confidence=DEFAULT_MIN_CONFIDENCE)
+    breaker = BreakerResponder(llm, KbResponder(DEFAULT_MIN_CONFIDENCE), failures_to_open=2)
+    return attrs.evolve(services, responder=breaker)
+
+
+def test_settings_enable_the_llm_only_with_a_model(tmp_path: Any) -> None:
+    """The LLM is configured by LUCINE_LLM_MODEL and checked.
+
+    No model: offline. A model with a local base URL and no key: the placeholder key.
+    A model for OpenAI without a key, or a bad URL or number, is refused naming it.
+    """
+    base = {"LUCINE_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(base).llm is None
+    local = Settings.from_env(
+        base
+        | {"LUCINE_LLM_MODEL": "llama3.1:8b", "LUCINE_LLM_BASE_URL": "http://127.0.0.1:11434/v1/"}
+    ).llm
+    assert local is not None
+    assert (local.base_url, local.api_key) == ("http://127.0.0.1:11434/v1", LOCAL_SERVER_KEY)
+    cloud = Settings.from_env(
+        base
+        | {
+            "LUCINE_LLM_MODEL": "gpt-4o-mini",
+            "OPENAI_API_KEY": "sk-test",
+            "LUCINE_LLM_TIMEOUT": "8",
+            "LUCINE_LLM_MAX_OUTPUT_TOKENS": "200",
+        }
+    ).llm
+    assert cloud is not None
+    assert (cloud.base_url, cloud.api_key, cloud.timeout, cloud.max_output_tokens) == (
+        None,
+        "sk-test",
+        8.0,
+        200,
+    )
+    assert "sk-test" not in repr(cloud)
+    bad = [
+        ({"LUCINE_LLM_MODEL": "gpt-4o-mini"}, "LUCINE_LLM_API_KEY"),
+        ({"LUCINE_LLM_MODEL": "m", "LUCINE_LLM_BASE_URL": "ftp://x"}, "LUCINE_LLM_BASE_URL"),
+        (
+            {"LUCINE_LLM_MODEL": "m", "OPENAI_API_KEY": "k", "LUCINE_LLM_TIMEOUT": "0"},
+            "LUCINE_LLM_TIMEOUT",
+        ),
+        (
+            {"LUCINE_LLM_MODEL": "m", "OPENAI_API_KEY": "k", "LUCINE_LLM_TEMPERATURE": "x"},
+            "LUCINE_LLM_TEMPERATURE",
+        ),
+    ]
+    for env, field in bad:
+        with pytest.raises(ValidationError) as caught:
+            Settings.from_env(base | env)
+        assert caught.value.field == field
+
+
+def test_bootstrap_puts_the_llm_behind_the_breaker(tmp_path: Any) -> None:
+    """Configured, the responder is the breaker over the LLM; otherwise the offline one."""
+    base = {"LUCINE_DATA_DIR": str(tmp_path)}
+    assert isinstance(bootstrap(Settings.from_env(base), in_memory=True).responder, KbResponder)
+    env = base | {"LUCINE_LLM_MODEL": "m", "LUCINE_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    responder = bootstrap(Settings.from_env(env), in_memory=True).responder
+    assert isinstance(responder, BreakerResponder)
+
+
+async def test_a_visitor_is_answered_by_the_model_with_its_source(
+    services: Services, server: FakeOpenAI
+) -> None:
+    """The model's answer reaches the visitor with the cited item.
+
+    Its token usage is recorded on the kb_answer event.
+    """
+    services = with_llm(services, server)
+    reply = await visitor_message(services, text="a che ora aprite?", session_id=None)
+    assert reply.sources == ("orari",)
+    assert reply.reply is not None
+    assert "17:30" in reply.reply.text
+    assert not reply.smart_actions
+    assert len(server.requests) == 1
+    async with services.uow() as uow:
+        events = await uow.events.list(session_id=reply.session_id)
+    answered = [e for e in events if e.type is EventType.KB_ANSWER]
+    assert answered[0].payload.input_tokens == 120  # type: ignore[union-attr]
+    assert answered[0].payload.output_tokens == 30  # type: ignore[union-attr]
+
+
+async def test_a_failing_model_never_loses_the_message(
+    services: Services, server: FakeOpenAI
+) -> None:
+    """A model failing with 500 costs the visitor nothing.
+
+    The visitor's message is stored, the reply is the polite fallback with both
+    escalation actions, and the failure is recorded; then the breaker opens and the
+    offline responder answers.
+    """
+    services = with_llm(services, server)
+    server.then(Script(status=500), Script(status=500))
+    first = await visitor_message(services, text="a che ora aprite?", session_id=None)
+    assert [a.action for a in first.smart_actions] == ["request_operator", "continue_ai"]
+    assert "responder_failed" in first.escalation_reasons
+    history = await poll(services, session_id=first.session_id)
+    assert history.messages[0].text == "a che ora aprite?"
+    second = await visitor_message(
+        services, text="dove si parcheggia?", session_id=first.session_id
+    )
+    assert second.smart_actions
+    assert services.responder.status() is ResponderStatus.DEGRADED
+    third = await visitor_message(
+        services, text="posso portare il cane?", session_id=first.session_id
+    )
+    assert third.sources  # the offline responder, while the breaker is open
+    assert len(server.requests) == 2
+    async with services.uow() as uow:
+        events = await uow.events.list(session_id=first.session_id)
+    reasons = [e.payload.reasons for e in events if e.type is EventType.KB_ANSWER]  # type: ignore[union-attr]
+    assert sum("responder_failed" in r for r in reasons) == 2
+
+
+def test_health_shows_the_responder_degraded(services: Services, server: FakeOpenAI) -> None:
+    """/metrics counts the model's tokens; /api/health shows a degraded responder.
+
+    Degraded while the breaker is open; the service itself stays healthy.
+    """
+    services = with_llm(services, server)
+    with TestClient(create_app(services)) as client:
+        assert client.get("/api/health").json()["responder"] == "ok"
+        client.post("/api/chat", json={"message": "a che ora aprite?"})
+        metrics = client.get("/metrics").text
+        assert 'lucine_llm_tokens_total{kind="input"} 120.0' in metrics
+        assert 'lucine_llm_tokens_total{kind="output"} 30.0' in metrics
+        server.then(Script(status=503), Script(status=503))
+        for _ in range(2):
+            client.post("/api/chat", json={"message": "a che ora aprite?"})
+        body = client.get("/api/health").json()
+    assert body["responder"] == "degraded"
+    assert body["status"] == "healthy"
+
+
+def test_lucine_serve_answers_through_a_configured_model(server: FakeOpenAI) -> None:
+    """A real `lucine serve` with LUCINE_LLM_* pointed at the fake answers through it."""
+    env = {"LUCINE_LLM_MODEL": "fake-model", "LUCINE_LLM_BASE_URL": server.url}
+    with serve_process(admin=False, env=env) as running:
+        response = httpx.post(
+            f"{running.url}/api/chat", json={"message": "dove si parcheggia?"}, timeout=15
+        )
+    assert response.status_code == 200
+    assert response.json()["sources"] == ["parcheggio"]
+    assert server.requests[0]["model"] == "fake-model"
+    assert server.headers[0]["authorization"] == f"Bearer {LOCAL_SERVER_KEY}"
