@@ -576,16 +576,20 @@ class Notification:
     """Something people should hear about outside the dashboard.
 
     Attributes:
-        kind: ``no_operator_online``, ``ticket_created``, ``sla_warning``, ``sla_breached``.
+        kind: ``no_operator_online``, ``ticket_created``, ``sla_warning``,
+            ``sla_breached`` (for the team), ``ticket_confirmation`` (for a visitor).
         subject: One line.
         body: Plain text.
         data: Ids and labels for machines (webhooks).
+        recipient: None for the shop's team; a visitor's e-mail address or phone number
+            (given with their consent) for a message to that visitor alone.
     """
 
     kind: str
     subject: str
     body: str
     data: Mapping[str, str] = attrs.Factory(dict)
+    recipient: str | None = None
 
 
 class Notifier(Protocol):
