@@ -81,6 +81,19 @@ PHRASES: Mapping[str, Mapping[Language, str]] = MappingProxyType(
             _EN: "Are you still there? The chat stays open: write whenever you want to continue.",
             _DE: "Sind Sie noch da? Der Chat bleibt offen: Schreiben Sie, um fortzufahren.",
         },
+        "ticket_confirmation_subject": {
+            _IT: "Richiesta n. {ticket} ricevuta",
+            _EN: "Request no. {ticket} received",
+            _DE: "Anfrage Nr. {ticket} erhalten",
+        },
+        "ticket_confirmation_body": {
+            _IT: "Grazie, abbiamo ricevuto la tua richiesta n. {ticket}:\n\n{message}\n\n"
+            "Ti risponderemo al più presto.",
+            _EN: "Thank you, we have received your request no. {ticket}:\n\n{message}\n\n"
+            "We will reply as soon as we can.",
+            _DE: "Danke, wir haben Ihre Anfrage Nr. {ticket} erhalten:\n\n{message}\n\n"
+            "Wir antworten so bald wie möglich.",
+        },
         "ticket_created": {
             _IT: "Grazie! Abbiamo registrato la tua richiesta (n. {ticket}). "
             "Ti ricontatteremo a {contact}.",

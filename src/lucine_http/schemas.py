@@ -133,6 +133,8 @@ class TicketFormIn(Camel):
     email: Annotated[str, msgspec.Meta(max_length=254)] | None = None
     phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     name: Annotated[str, msgspec.Meta(max_length=120)] | None = None
+    confirm: bool = False
+    """The visitor agrees to receive a copy of the request at that address or number."""
 
 
 class TicketFormOut(Camel):

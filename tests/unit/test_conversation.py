@@ -160,6 +160,49 @@ async def test_widget_ticket_needs_a_contact(services: Services) -> None:
         await create_ticket_from_widget(services, session_id=reply.session_id, message="aiuto")
 
 
+CONFIRMATIONS = [
+    ("ciao", {"email": "Ada@Example.org"}, "ada@example.org", "Richiesta n."),
+    ("hello there", {"phone": "+39 333 123 4567"}, "+393331234567", "Request no."),
+]
+
+
+@pytest.mark.parametrize("case", CONFIRMATIONS, ids=["email-it", "phone-en"])
+async def test_widget_ticket_confirmation_only_with_consent(
+    services: Services, notifier: InMemoryNotifier, case: tuple[str, dict[str, str], str, str]
+) -> None:
+    """With consent the visitor alone gets a copy in their language; without, only the team."""
+    text, contact, recipient, subject = case
+    for confirm in (False, True):
+        sid = (await visitor_message(services, text=text, session_id=None)).session_id
+        notifier.sent.clear()
+        ticket = await create_ticket_from_widget(
+            services, session_id=sid, message="Vorrei cambiare data", confirm=confirm, **contact
+        )
+        kinds = [(n.kind, n.recipient) for n in notifier.sent]
+        assert ("ticket_created", None) in kinds
+        copies = [n for n in notifier.sent if n.kind == "ticket_confirmation"]
+        if not confirm:
+            assert copies == []
+            continue
+        assert [n.recipient for n in copies] == [recipient]
+        assert copies[0].subject.startswith(subject)
+        assert ticket.id in copies[0].subject
+        assert "Vorrei cambiare data" in copies[0].body
+
+
+async def test_a_failing_notifier_never_fails_the_ticket(
+    services: Services, notifier: InMemoryNotifier
+) -> None:
+    """The notifier raising does not stop the ticket or its confirmation in the chat."""
+    notifier.failing = True
+    sid = (await visitor_message(services, text="ciao", session_id=None)).session_id
+    ticket = await create_ticket_from_widget(
+        services, session_id=sid, message="aiuto", email="ada@example.org", confirm=True
+    )
+    polled = await poll(services, session_id=sid)
+    assert ticket.id in polled.messages[-1].text
+
+
 async def test_whole_conversation_with_an_operator(services: Services) -> None:
     """Ask, escalate, queue, take, talk both ways, note, ticket, close, rate: all counted."""
     services = manual(services)

@@ -6,9 +6,17 @@ from collections.abc import Sequence
 
 from lucine_core import events as ev
 from lucine_core.actors import Actor
-from lucine_core.enums import AuditAction, SessionStatus, TicketPriority, TicketSource, TicketStatus
+from lucine_core.enums import (
+    AuditAction,
+    Language,
+    SessionStatus,
+    TicketPriority,
+    TicketSource,
+    TicketStatus,
+)
 from lucine_core.errors import ValidationError
 from lucine_core.messages import Message
+from lucine_core.phrases import say
 from lucine_core.ports import Notification, RealtimeEvent, UnitOfWork
 from lucine_core.services.common import (
     OPERATORS_CHANNEL,
@@ -209,8 +217,12 @@ async def create_ticket_from_widget(
     email: str | None = None,
     phone: str | None = None,
     name: str | None = None,
+    confirm: bool = False,
 ) -> Ticket:
     """A visitor leaves contact details when nobody is online; the chat gets a confirmation.
+
+    With ``confirm`` (the visitor's consent) a copy of the request is also sent to their
+    e-mail address, or else their phone, as a ``ticket_confirmation`` notification.
 
     Raises:
         ValidationError: no e-mail or phone, malformed ones, or a bad message.
@@ -219,7 +231,7 @@ async def create_ticket_from_widget(
     contact = Contact.parse(name=name, email=email, phone=phone)
     description = _description(message)
 
-    async def work(uow: UnitOfWork) -> tuple[Ticket, Message]:
+    async def work(uow: UnitOfWork) -> tuple[Ticket, Message, Language]:
         session = await uow.sessions.get(session_id, for_update=True)
         now = services.clock.now()
         ticket = _new_ticket(
@@ -248,11 +260,25 @@ async def create_ticket_from_widget(
             contact=shown,
         )
         await save_session(uow, session)
-        return ticket, confirmation
+        return ticket, confirmation, session.language
 
-    ticket, confirmation = await transaction(services, work)
+    ticket, confirmation, language = await transaction(services, work)
     await publish_all(services, [message_event(confirmation)])
     await _after_create(services, ticket)
+    recipient = contact.email or contact.phone
+    if confirm and recipient:
+        await notify_safely(
+            services,
+            Notification(
+                kind="ticket_confirmation",
+                subject=say("ticket_confirmation_subject", language, ticket=ticket.id),
+                body=say(
+                    "ticket_confirmation_body", language, ticket=ticket.id, message=description
+                ),
+                data={"ticketId": ticket.id},
+                recipient=recipient,
+            ),
+        )
     return ticket
 
 

@@ -85,6 +85,7 @@ async def ticket_form(
         email=data.email,
         phone=data.phone,
         name=data.name,
+        confirm=data.confirm,
     )
     return TicketFormOut(ticket_id=ticket.id, status=ticket.status.value)
 

@@ -56,6 +56,7 @@
       queue: "Sei in coda: posizione {n}", wait: "attesa stimata circa {n} min", waitSoon: "tocca a te a breve",
       ticketTitle: "Lasciaci un messaggio", ticketIntro: "Nessun operatore è disponibile ora. Lasciaci un contatto e ti risponderemo al più presto.",
       name: "Nome (facoltativo)", email: "Email", phone: "Telefono", message: "Messaggio",
+      confirm: "Inviami una copia della richiesta",
       ticketSend: "Invia richiesta", notNow: "Non ora", needContact: "Inserisci un'email o un numero di telefono.",
       badEmail: "Controlla l'indirizzo email.", needMessage: "Scrivi il tuo messaggio.",
       ticketDone: "Richiesta inviata (n. {id}). Ti ricontatteremo al più presto.",
@@ -74,6 +75,7 @@
       queue: "You are in the queue: number {n}", wait: "estimated wait about {n} min", waitSoon: "almost your turn",
       ticketTitle: "Leave us a message", ticketIntro: "No operator is available right now. Leave your contact details and we will get back to you soon.",
       name: "Name (optional)", email: "E-mail", phone: "Phone", message: "Message",
+      confirm: "Send me a copy of my request",
       ticketSend: "Send request", notNow: "Not now", needContact: "Please enter an e-mail address or a phone number.",
       badEmail: "Please check the e-mail address.", needMessage: "Please write your message.",
       ticketDone: "Request sent (no. {id}). We will get back to you soon.",
@@ -92,6 +94,7 @@
       queue: "Sie sind in der Warteschlange: Nummer {n}", wait: "geschätzte Wartezeit etwa {n} Min.", waitSoon: "gleich sind Sie dran",
       ticketTitle: "Hinterlassen Sie uns eine Nachricht", ticketIntro: "Im Moment ist kein Mitarbeiter verfügbar. Hinterlassen Sie Ihre Kontaktdaten, wir melden uns bald.",
       name: "Name (optional)", email: "E-Mail", phone: "Telefon", message: "Nachricht",
+      confirm: "Eine Kopie meiner Anfrage an mich senden",
       ticketSend: "Anfrage senden", notNow: "Nicht jetzt", needContact: "Bitte geben Sie eine E-Mail-Adresse oder Telefonnummer an.",
       badEmail: "Bitte prüfen Sie die E-Mail-Adresse.", needMessage: "Bitte schreiben Sie Ihre Nachricht.",
       ticketDone: "Anfrage gesendet (Nr. {id}). Wir melden uns bald.",
@@ -483,6 +486,12 @@
     const email = field(form, "email", t.email, "email", "email");
     const phone = field(form, "tel", t.phone, "phone", "tel");
     const message = field(form, "textarea", t.message, "message", "off");
+    // Consent to a copy by e-mail (or SMS): off unless the visitor ticks it.
+    const confirmId = uid();
+    const confirm = el("input", "check", null, { type: "checkbox", id: confirmId, name: "confirm" });
+    const consent = el("div", "field field-check");
+    consent.append(confirm, el("label", "label", t.confirm, { for: confirmId }));
+    form.append(consent);
     const problem = el("p", "error", null, { role: "alert" });
     problem.hidden = true;
     const row = el("div", "row");
@@ -499,7 +508,7 @@
         : !values.message ? [t.needMessage, message] : null;
       problem.hidden = !wrong;
       if (wrong) { problem.textContent = wrong[0]; wrong[1].focus(); return; }
-      const body = { sessionId: session, message: values.message };
+      const body = { sessionId: session, message: values.message, confirm: confirm.checked };
       ["email", "phone", "name"].forEach((k) => { if (values[k]) body[k] = values[k]; });
       submit.disabled = true;
       try {
