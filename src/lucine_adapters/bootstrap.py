@@ -102,7 +102,7 @@ def _responder(settings: Settings, min_confidence: float) -> Responder:
     if settings.llm is None:
         return offline
     llm = OpenAiResponder(settings.llm, min_confidence=min_confidence)
-    return BreakerResponder(llm, offline)
+    return BreakerResponder(llm, offline, session_token_budget=settings.llm.session_token_budget)
 
 
 def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:

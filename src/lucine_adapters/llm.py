@@ -191,6 +191,9 @@ class BreakerResponder:
     row the breaker opens: the fallback (the offline responder) answers and status is
     DEGRADED. After ``cool_down`` seconds one request tries the primary again; success
     closes the breaker, failure keeps it open for another ``cool_down``.
+
+    A chat that has used ``session_token_budget`` model tokens (when not 0) is answered
+    by the fallback from then on, whatever the breaker's state.
     """
 
     def __init__(
@@ -200,18 +203,22 @@ class BreakerResponder:
         *,
         failures_to_open: int = 3,
         cool_down: float = 30.0,
+        session_token_budget: int = 0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._primary = primary
         self._fallback = fallback
         self._failures_to_open = failures_to_open
         self._cool_down = cool_down
+        self._budget = session_token_budget
         self._monotonic = monotonic
         self._failures = 0
         self._open_until: float | None = None
 
     async def answer(self, request: AnswerRequest) -> Answer:
         """The primary's answer, or the fallback's while the breaker is open."""
+        if self._budget and request.tokens_used >= self._budget:
+            return await self._fallback.answer(request)
         if self._open_until is not None and self._monotonic() < self._open_until:
             return await self._fallback.answer(request)
         trial = self._open_until is not None

@@ -99,6 +99,8 @@ class LlmConfig:
         temperature: Sampling temperature; low keeps answers close to the items.
         max_output_tokens: The most the model may write per answer.
         history_turns: Earlier messages sent along (the latest ones).
+        session_token_budget: Model tokens one chat may use; past it the offline
+            responder answers that chat (0: no limit).
         shop_name: Named in the system prompt.
     """
 
@@ -110,6 +112,7 @@ class LlmConfig:
     temperature: float = 0.2
     max_output_tokens: int = 300
     history_turns: int = 6
+    session_token_budget: int = 20_000
     shop_name: str = "Lucine di Natale"
 
 
@@ -154,6 +157,9 @@ def _llm(env: Mapping[str, str]) -> LlmConfig | None:
         temperature=_bounded(env, "LUCINE_LLM_TEMPERATURE", 0.2, 0, 2),
         max_output_tokens=int(_bounded(env, "LUCINE_LLM_MAX_OUTPUT_TOKENS", 300, 16, 4096)),
         history_turns=int(_bounded(env, "LUCINE_LLM_HISTORY_TURNS", 6, 0, 50)),
+        session_token_budget=int(
+            _bounded(env, "LUCINE_LLM_SESSION_TOKEN_BUDGET", 20_000, 0, 10_000_000)
+        ),
     )
 
 

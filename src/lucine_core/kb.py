@@ -77,6 +77,8 @@ class AnswerRequest:
     language: Language
     history: Sequence[Turn] = ()
     retrieved: Sequence[RetrievedItem] = ()
+    tokens_used: int = 0
+    """Model tokens this chat has used so far (for a per-chat budget)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -35,10 +35,15 @@ def server() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def with_llm(services: Services, server: FakeOpenAI) -> Services:
+def with_llm(services: Services, server: FakeOpenAI, *, budget: int = 0) -> Services:
     """The services answering through the fake model behind the breaker."""
     llm = OpenAiResponder(llm_config(server.url), min_confidence=DEFAULT_MIN_CONFIDENCE)
-    breaker = BreakerResponder(llm, KbResponder(DEFAULT_MIN_CONFIDENCE), failures_to_open=2)
+    breaker = BreakerResponder(
+        llm,
+        KbResponder(DEFAULT_MIN_CONFIDENCE),
+        failures_to_open=2,
+        session_token_budget=budget,
+    )
     return attrs.evolve(services, responder=breaker)
 
 
@@ -63,9 +68,11 @@ def test_settings_enable_the_llm_only_with_a_model(tmp_path: Any) -> None:
             "OPENAI_API_KEY": "sk-test",
             "LUCINE_LLM_TIMEOUT": "8",
             "LUCINE_LLM_MAX_OUTPUT_TOKENS": "200",
+            "LUCINE_LLM_SESSION_TOKEN_BUDGET": "5000",
         }
     ).llm
     assert cloud is not None
+    assert cloud.session_token_budget == 5000
     assert (cloud.base_url, cloud.api_key, cloud.timeout, cloud.max_output_tokens) == (
         None,
         "sk-test",
@@ -151,6 +158,25 @@ async def test_a_failing_model_never_loses_the_message(
         events = await uow.events.list(session_id=first.session_id)
     reasons = [e.payload.reasons for e in events if e.type is EventType.KB_ANSWER]  # type: ignore[union-attr]
     assert sum("responder_failed" in r for r in reasons) == 2
+
+
+async def test_a_chat_past_its_token_budget_is_answered_offline(
+    services: Services, server: FakeOpenAI
+) -> None:
+    """A chat that spent its token budget gets offline answers; other chats do not.
+
+    Each fake answer costs 150 tokens; with a budget of 200 the third message of the
+    chat is answered offline, and a new chat gets the model again.
+    """
+    services = with_llm(services, server, budget=200)
+    sid = (await visitor_message(services, text="a che ora aprite?", session_id=None)).session_id
+    await visitor_message(services, text="dove si parcheggia?", session_id=sid)
+    assert len(server.requests) == 2
+    third = await visitor_message(services, text="posso portare il cane?", session_id=sid)
+    assert third.sources == ("cani",)
+    assert len(server.requests) == 2
+    await visitor_message(services, text="posso portare il cane?", session_id=None)
+    assert len(server.requests) == 3
 
 
 def test_health_shows_the_responder_degraded(services: Services, server: FakeOpenAI) -> None:

@@ -19,7 +19,8 @@ from lucine_core.services.context import Services
 
 __all__ = ["Composed", "compose_answer"]
 
-HistoryLoader = Callable[[], Awaitable[Sequence[Turn]]]
+HistoryLoader = Callable[[], Awaitable[tuple[Sequence[Turn], int]]]
+"""Loads the earlier messages a responder sees and the model tokens the chat has used."""
 
 
 @attrs.frozen(kw_only=True)
@@ -70,9 +71,14 @@ async def compose_answer(
                 text, language=language, limit=services.policies.retrieval_limit
             )
         )
+        turns, tokens_used = await history()
         answer = await services.responder.answer(
             AnswerRequest(
-                question=text, language=language, history=await history(), retrieved=retrieved
+                question=text,
+                language=language,
+                history=turns,
+                retrieved=retrieved,
+                tokens_used=tokens_used,
             )
         )
     except ExternalServiceError:

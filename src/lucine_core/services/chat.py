@@ -12,7 +12,7 @@ import attrs
 from lucine_core import escalation as esc
 from lucine_core import events as ev
 from lucine_core.actors import ASSISTANT, VISITOR
-from lucine_core.enums import Language, Sender, Trigger
+from lucine_core.enums import EventType, Language, Sender, Trigger
 from lucine_core.errors import ValidationError
 from lucine_core.kb import Answer, Turn
 from lucine_core.language import detect_language
@@ -103,10 +103,16 @@ async def _answer(services: Services, session: ChatSession, text: str, seq: int)
     started = services.clock.now()
     queued = await _is_queued(services, session.id)
 
-    async def history() -> tuple[Turn, ...]:
+    async def history() -> tuple[tuple[Turn, ...], int]:
         async with services.uow() as uow:
             earlier = await uow.messages.last(session.id, services.policies.history_turns + 1)
-        return tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1])
+            answers = await uow.events.list(types=[EventType.KB_ANSWER], session_id=session.id)
+        tokens = sum(
+            e.payload.input_tokens + e.payload.output_tokens
+            for e in answers
+            if isinstance(e.payload, ev.KbAnswer)
+        )
+        return tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1]), tokens
 
     composed = await compose_answer(
         services,

@@ -183,8 +183,8 @@ async def try_question(
     question = clean_text(question, field="question")
     language = language or detect_language(question, Language.IT)
 
-    async def no_history() -> tuple[Turn, ...]:
-        return ()
+    async def no_history() -> tuple[tuple[Turn, ...], int]:
+        return (), 0
 
     composed = await compose_answer(
         services,
