@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, scripted by tests.
 
-By default it behaves like an obedient model: it reads the knowledge-base items from
+It speaks chat completions, streamed (Server-Sent Events) when the request asks. By
+default it behaves like an obedient model: it reads the knowledge-base items from
 the system prompt and answers with the first one, citing its id (or says it is unsure
 when there is none). Tests queue other behaviours: a given reply, an HTTP error, a
 body that is not JSON, a delay longer than the client's timeout. Every request body is
@@ -106,6 +107,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 content = script.content
                 if content is None:
                     content = _obedient(body.get("messages", []))
+                if body.get("stream"):
+                    self._stream(content, body.get("model", "fake"))
+                    return
                 payload = json.dumps(completion(content, body.get("model", "fake"))).encode()
             try:
                 self.send_response(script.status)
@@ -117,6 +121,26 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
+
+        def _stream(self, content: str, model: str) -> None:
+            """Server-Sent Events: the content in 7-character pieces, usage, [DONE]."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model}
+            pieces = [content[i : i + 7] for i in range(0, len(content), 7)]
+            for piece in pieces:
+                chunk = base | {
+                    "created": int(time.time()),
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+            last = base | {"created": int(time.time()), "choices": [], "usage": usage}
+            self.wfile.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.flush()
+            self.close_connection = True
 
     return Handler
 

@@ -19,23 +19,26 @@ offline responder while the server keeps failing.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
+import httpx2
 import openai
 from openai import AsyncOpenAI
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionMessageParam
 
 from lucine_adapters.settings import LlmConfig
 from lucine_core.enums import Language, ResponderStatus, Sender
 from lucine_core.errors import ExternalServiceError
-from lucine_core.kb import Answer, AnswerRequest, RetrievedItem, Turn
+from lucine_core.kb import Answer, AnswerRequest, RetrievedItem, TextSink, Turn
 from lucine_core.ports import Responder
 from lucine_core.redact import mask_personal_data
 
-__all__ = ["BreakerResponder", "LlmConfig", "OpenAiResponder", "system_prompt"]
+__all__ = ["AnswerExtractor", "BreakerResponder", "OpenAiResponder", "system_prompt"]
 
 _SERVICE: Final = "llm"
 _LANGUAGE_NAMES: Final = {Language.IT: "Italian", Language.EN: "English", Language.DE: "German"}
@@ -122,6 +125,62 @@ def _answer(data: dict[str, Any], retrieved: Sequence[RetrievedItem], floor: flo
     return Answer(text=data["answer"].strip(), sources=sources, confidence=confidence)
 
 
+class AnswerExtractor:
+    """Pulls the ``"answer"`` string out of a JSON object arriving in pieces.
+
+    Each `feed` returns the answer text decoded so far that was not returned before,
+    so a streamed reply can be shown while the model writes it. JSON escapes are
+    decoded; an escape cut in half waits for its other half.
+    """
+
+    _KEY = re.compile(r'"answer"\s*:\s*"')
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._start: int | None = None
+        self._done = False
+        self._position = 0
+
+    def feed(self, piece: str) -> str:
+        """Add the next piece of the raw reply; return newly decoded answer text."""
+        self._buffer += piece
+        if self._done:
+            return ""
+        if self._start is None:
+            found = self._KEY.search(self._buffer)
+            if found is None:
+                return ""
+            self._start = self._position = found.end()
+        out: list[str] = []
+        text, i = self._buffer, self._position
+        while i < len(text):
+            char = text[i]
+            if char == '"':
+                self._done = True
+                i += 1
+                break
+            if char != "\\":
+                out.append(char)
+                i += 1
+                continue
+            if i + 1 >= len(text):
+                break
+            escape = text[i + 1]
+            if escape == "u":
+                if i + 6 > len(text):
+                    break
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append(_ESCAPES.get(escape, escape))
+            i += 2
+        self._position = i
+        return "".join(out)
+
+
+_ESCAPES: Final = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
 class OpenAiResponder:
     """The Responder port over chat completions of an OpenAI-compatible server.
 
@@ -143,36 +202,74 @@ class OpenAiResponder:
             max_retries=config.max_retries,
         )
 
-    async def answer(self, request: AnswerRequest) -> Answer:
+    async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
         """Ask the model, grounded in ``request.retrieved``; cite only those ids.
+
+        With ``config.stream`` and an ``on_text`` sink, the reply is streamed and the
+        answer text passed to ``on_text`` as it arrives.
 
         Raises:
             ExternalServiceError: the server failed, timed out or replied unusably.
         """
         try:
-            completion = await self._client.chat.completions.create(
-                model=self._config.model,
-                messages=_messages(self._config, request),
-                temperature=self._config.temperature,
-                max_tokens=self._config.max_output_tokens,
-                response_format={"type": "json_object"},
-            )
+            if self._config.stream and on_text is not None:
+                content, usage = await self._streamed(request, on_text)
+            else:
+                content, usage = await self._whole(request)
         except openai.OpenAIError as error:
             raise _failure(error) from error
+        except httpx2.HTTPError as error:  # the connection broke in the middle of a stream
+            raise ExternalServiceError(service=_SERVICE, reason="cannot connect") from error
         except ValueError as error:  # a body that is not JSON (json.JSONDecodeError)
             raise ExternalServiceError(
                 service=_SERVICE, reason="unusable response (not JSON)"
             ) from error
-        if not completion.choices:
-            raise ExternalServiceError(service=_SERVICE, reason="the reply has no choices")
-        data = _parse(completion.choices[0].message.content)
-        answer = _answer(data, request.retrieved, self._floor)
-        usage = completion.usage
+        answer = _answer(_parse(content), request.retrieved, self._floor)
         if usage is None:
             return answer
         return attrs.evolve(
             answer, input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens
         )
+
+    async def _whole(self, request: AnswerRequest) -> tuple[str | None, CompletionUsage | None]:
+        completion = await self._client.chat.completions.create(
+            model=self._config.model,
+            messages=_messages(self._config, request),
+            temperature=self._config.temperature,
+            max_tokens=self._config.max_output_tokens,
+            response_format={"type": "json_object"},
+        )
+        if not completion.choices:
+            raise ExternalServiceError(service=_SERVICE, reason="the reply has no choices")
+        return completion.choices[0].message.content, completion.usage
+
+    async def _streamed(
+        self, request: AnswerRequest, on_text: TextSink
+    ) -> tuple[str | None, CompletionUsage | None]:
+        stream = await self._client.chat.completions.create(
+            model=self._config.model,
+            messages=_messages(self._config, request),
+            temperature=self._config.temperature,
+            max_tokens=self._config.max_output_tokens,
+            response_format={"type": "json_object"},
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        raw: list[str] = []
+        extractor = AnswerExtractor()
+        usage: CompletionUsage | None = None
+        async with stream:
+            async for chunk in stream:
+                usage = chunk.usage or usage
+                for choice in chunk.choices:
+                    piece = choice.delta.content
+                    if not piece:
+                        continue
+                    raw.append(piece)
+                    text = extractor.feed(piece)
+                    if text:
+                        await on_text(text)
+        return "".join(raw), usage
 
     def status(self) -> ResponderStatus:
         """OK: failures show as errors; `BreakerResponder` reports degradation."""
@@ -215,7 +312,7 @@ class BreakerResponder:
         self._failures = 0
         self._open_until: float | None = None
 
-    async def answer(self, request: AnswerRequest) -> Answer:
+    async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
         """The primary's answer, or the fallback's while the breaker is open."""
         if self._budget and request.tokens_used >= self._budget:
             return await self._fallback.answer(request)
@@ -223,7 +320,7 @@ class BreakerResponder:
             return await self._fallback.answer(request)
         trial = self._open_until is not None
         try:
-            answer: Answer = await self._primary.answer(request)
+            answer: Answer = await self._primary.answer(request, on_text=on_text)
         except ExternalServiceError:
             self._failures += 1
             if trial or self._failures >= self._failures_to_open:

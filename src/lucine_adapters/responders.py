@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lucine_core.enums import ResponderStatus
-from lucine_core.kb import Answer, AnswerRequest
+from lucine_core.kb import Answer, AnswerRequest, TextSink
 from lucine_core.phrases import say
 
 __all__ = ["FixedResponder", "KbResponder"]
@@ -22,7 +22,7 @@ class KbResponder:
         self._min_confidence = min_confidence
         self._language_margin = language_margin
 
-    async def answer(self, request: AnswerRequest) -> Answer:
+    async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
         """Answer with the best item, citing it as the only source."""
         hits = sorted(request.retrieved, key=lambda r: r.score, reverse=True)
         if not hits or hits[0].score < self._min_confidence:
@@ -58,7 +58,7 @@ class FixedResponder:
         self.error = error
         self.requests: list[AnswerRequest] = []
 
-    async def answer(self, request: AnswerRequest) -> Answer:
+    async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
         """Record the request, then answer or fail as configured."""
         self.requests.append(request)
         if self.error is not None:

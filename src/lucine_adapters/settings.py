@@ -101,6 +101,7 @@ class LlmConfig:
         history_turns: Earlier messages sent along (the latest ones).
         session_token_budget: Model tokens one chat may use; past it the offline
             responder answers that chat (0: no limit).
+        stream: Stream replies to the widget as the model writes them.
         shop_name: Named in the system prompt.
     """
 
@@ -113,6 +114,7 @@ class LlmConfig:
     max_output_tokens: int = 300
     history_turns: int = 6
     session_token_budget: int = 20_000
+    stream: bool = False
     shop_name: str = "Lucine di Natale"
 
 
@@ -160,6 +162,7 @@ def _llm(env: Mapping[str, str]) -> LlmConfig | None:
         session_token_budget=int(
             _bounded(env, "LUCINE_LLM_SESSION_TOKEN_BUDGET", 20_000, 0, 10_000_000)
         ),
+        stream=_bool(env, "LUCINE_LLM_STREAM", default=False),
     )
 
 

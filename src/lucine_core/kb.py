@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final
 
 import attrs
@@ -19,6 +19,7 @@ __all__ = [
     "AnswerRequest",
     "KnowledgeBaseItem",
     "RetrievedItem",
+    "TextSink",
     "Turn",
     "item_matches",
     "new_item",
@@ -28,6 +29,9 @@ __all__ = [
 ITEM_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_LENGTH: Final = {"question": 500, "answer": 5000, "keyword": 200}
 MAX_KEYWORDS: Final = 50
+
+TextSink = Callable[[str], Awaitable[None]]
+"""Receives a reply's text piece by piece while a responder is still writing it."""
 
 
 @attrs.frozen(kw_only=True)

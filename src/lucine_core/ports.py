@@ -16,7 +16,7 @@ import attrs
 from lucine_core.audit import AuditEntry
 from lucine_core.enums import EventType, Language, ResponderStatus, SessionStatus, TicketStatus
 from lucine_core.events import AnalyticsEvent
-from lucine_core.kb import Answer, AnswerRequest, KnowledgeBaseItem, RetrievedItem
+from lucine_core.kb import Answer, AnswerRequest, KnowledgeBaseItem, RetrievedItem, TextSink
 from lucine_core.messages import Message
 from lucine_core.operators import Operator
 from lucine_core.queue import QueueEntry
@@ -101,8 +101,11 @@ class KnowledgeBase(Protocol):
 class Responder(Protocol):
     """Writes the assistant's reply to a visitor's question."""
 
-    async def answer(self, request: AnswerRequest) -> Answer:
+    async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
         """Answer the question, citing only ids of ``request.retrieved`` as sources.
+
+        A responder that writes its reply progressively may pass the text, piece by
+        piece, to ``on_text`` before returning; the returned answer is what counts.
 
         Raises:
             ExternalServiceError: the model or service behind it failed or timed out.

@@ -24,7 +24,7 @@ from prometheus_client import (
 )
 
 from lucine_core.enums import ResponderStatus
-from lucine_core.kb import Answer, AnswerRequest
+from lucine_core.kb import Answer, AnswerRequest, TextSink
 from lucine_core.ports import Responder
 from lucine_http.deps import App
 
@@ -102,12 +102,12 @@ class TimedResponder:
         self._inner = inner
         self._metrics = metrics
 
-    async def answer(self, request: AnswerRequest) -> Answer:
+    async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
         """Answer through the wrapped responder, timing it (failures too)."""
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._inner.answer(request)
+            result = await self._inner.answer(request, on_text=on_text)
             outcome = "ok"
             if result.input_tokens or result.output_tokens:
                 self._metrics.tokens.labels("input").inc(result.input_tokens)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
-from lucine_adapters.llm import BreakerResponder, OpenAiResponder
+from lucine_adapters.llm import AnswerExtractor, BreakerResponder, OpenAiResponder
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import LlmConfig
 from lucine_core.enums import Language, ResponderStatus, Sender
@@ -187,6 +187,50 @@ async def test_a_passing_5xx_is_retried(server: FakeOpenAI) -> None:
     answer = await llm(server, max_retries=1).answer(ask("a che ora aprite?"))
     assert answer.sources
     assert len(server.requests) == 2
+
+
+async def test_a_streamed_reply_reaches_the_sink_piece_by_piece(server: FakeOpenAI) -> None:
+    """With streaming on, the answer text arrives in pieces that add up to the answer."""
+    config = LlmConfig(model="m", base_url=server.url, api_key="k", max_retries=0, stream=True)
+    responder = OpenAiResponder(config, min_confidence=DEFAULT_MIN_CONFIDENCE)
+    pieces: list[str] = []
+
+    async def sink(piece: str) -> None:
+        pieces.append(piece)
+
+    request = ask("a che ora aprite?")
+    answer = await responder.answer(request, on_text=sink)
+    assert server.requests[0]["stream"] is True
+    assert len(pieces) > 3
+    assert "".join(pieces) == answer.text == request.retrieved[0].item.answer
+    assert answer.sources == (request.retrieved[0].item.id,)
+    assert (answer.input_tokens, answer.output_tokens) == (120, 30)
+    # Without a sink (or with streaming off) the same responder asks for the whole reply.
+    await responder.answer(request)
+    assert "stream" not in server.requests[1]
+
+
+async def test_a_broken_stream_is_an_external_service_error(server: FakeOpenAI) -> None:
+    """A stream whose JSON never closes is refused like any unusable reply."""
+    config = LlmConfig(model="m", base_url=server.url, api_key="k", max_retries=0, stream=True)
+    responder = OpenAiResponder(config, min_confidence=DEFAULT_MIN_CONFIDENCE)
+    server.then(Script(content='{"answer": "Alle 17:3'))
+
+    async def sink(piece: str) -> None:
+        return None
+
+    with pytest.raises(ExternalServiceError):
+        await responder.answer(ask("a che ora aprite?"), on_text=sink)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 64])
+def test_the_extractor_decodes_the_answer_whatever_the_cuts(size: int) -> None:
+    """Escapes, quotes and non-ASCII letters survive any cutting of the raw reply."""
+    answer = 'Sì, è "aperto"\nogni giorno: 5 € \\ a testa ☃'
+    raw = json.dumps({"sources": ["x"], "answer": answer, "unsure": False})
+    extractor = AnswerExtractor()
+    text = "".join(extractor.feed(raw[i : i + size]) for i in range(0, len(raw), size))
+    assert text == answer
 
 
 class Ticker:

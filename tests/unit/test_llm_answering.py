@@ -5,6 +5,7 @@ The model is `tests.fake_openai`, a real HTTP server on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from lucine_core.enums import EventType, ResponderStatus
 from lucine_core.errors import ValidationError
 from lucine_core.services import Services
 from lucine_core.services.chat import poll, visitor_message
+from lucine_core.services.common import session_channel
 from lucine_http.app import create_app
 from tests.contract.test_responder import llm_config
 from tests.fake_openai import FakeOpenAI, Script, fake_openai
@@ -69,10 +71,12 @@ def test_settings_enable_the_llm_only_with_a_model(tmp_path: Any) -> None:
             "LUCINE_LLM_TIMEOUT": "8",
             "LUCINE_LLM_MAX_OUTPUT_TOKENS": "200",
             "LUCINE_LLM_SESSION_TOKEN_BUDGET": "5000",
+            "LUCINE_LLM_STREAM": "true",
         }
     ).llm
     assert cloud is not None
     assert cloud.session_token_budget == 5000
+    assert cloud.stream is True
     assert (cloud.base_url, cloud.api_key, cloud.timeout, cloud.max_output_tokens) == (
         None,
         "sk-test",
@@ -177,6 +181,34 @@ async def test_a_chat_past_its_token_budget_is_answered_offline(
     assert len(server.requests) == 2
     await visitor_message(services, text="posso portare il cane?", session_id=None)
     assert len(server.requests) == 3
+
+
+async def test_a_streamed_reply_is_pushed_to_the_chat_then_stored_whole(
+    services: Services, server: FakeOpenAI
+) -> None:
+    """A streamed reply reaches the chat's stream as it is written.
+
+    With LUCINE_LLM_STREAM the chat's stream gets "delta" events adding up to the
+    reply, then the stored message.
+    """
+    config = attrs.evolve(llm_config(server.url), stream=True)
+    llm = OpenAiResponder(config, min_confidence=DEFAULT_MIN_CONFIDENCE)
+    services = attrs.evolve(services, responder=llm)
+    sid = (await visitor_message(services, text="ciao", session_id=None)).session_id
+    listener = services.publisher.listen(session_channel(sid))
+    await listener.ready()
+    reply = await visitor_message(services, text="a che ora aprite?", session_id=sid)
+    received = []
+    while True:
+        event = await asyncio.wait_for(anext(listener), timeout=2)
+        received.append(event)
+        if event.kind == "message" and event.data.get("seq") == reply.reply.seq:  # type: ignore[union-attr]
+            break
+    await listener.aclose()
+    deltas = [str(e.data["text"]) for e in received if e.kind == "delta"]
+    assert len(deltas) > 3
+    assert reply.reply is not None
+    assert "".join(deltas) == reply.reply.text
 
 
 def test_health_shows_the_responder_degraded(services: Services, server: FakeOpenAI) -> None:

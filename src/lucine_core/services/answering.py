@@ -13,7 +13,7 @@ import attrs
 from lucine_core import escalation as esc
 from lucine_core.enums import EscalationReason, Language
 from lucine_core.errors import ExternalServiceError
-from lucine_core.kb import Answer, AnswerRequest, RetrievedItem, Turn
+from lucine_core.kb import Answer, AnswerRequest, RetrievedItem, TextSink, Turn
 from lucine_core.phrases import say
 from lucine_core.services.context import Services
 
@@ -48,11 +48,13 @@ async def compose_answer(
     state: esc.EscalationState,
     history: HistoryLoader,
     queued: bool = False,
+    on_text: TextSink | None = None,
 ) -> Composed:
     """Answer ``text`` as the assistant would, without storing anything.
 
     A visitor who asks for a human (and is not queued already) gets the offer without
-    the responder being asked. A responder failure gives the polite fallback, which
+    the responder being asked. ``on_text`` receives the reply while it is written, if
+    the responder streams. A responder failure gives the polite fallback, which
     always offers a human. A low-confidence answer citing nothing becomes "not sure".
     """
     reasons = esc.visitor_reasons(text)
@@ -79,7 +81,8 @@ async def compose_answer(
                 history=turns,
                 retrieved=retrieved,
                 tokens_used=tokens_used,
-            )
+            ),
+            on_text=on_text,
         )
     except ExternalServiceError:
         return Composed(

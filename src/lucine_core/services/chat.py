@@ -26,6 +26,7 @@ from lucine_core.services.common import (
     message_event,
     queue_info,
     save_session,
+    session_channel,
 )
 from lucine_core.services.context import Services, publish_all, transaction
 from lucine_core.services.handoff import request_operator
@@ -114,6 +115,13 @@ async def _answer(services: Services, session: ChatSession, text: str, seq: int)
         )
         return tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1]), tokens
 
+    async def draft(piece: str) -> None:
+        # The reply as the model writes it, for widgets listening on the chat's stream;
+        # the stored message, sent once complete, replaces it.
+        await services.publisher.publish(
+            RealtimeEvent(channel=session_channel(session.id), kind="delta", data={"text": piece})
+        )
+
     composed = await compose_answer(
         services,
         text=text,
@@ -121,6 +129,7 @@ async def _answer(services: Services, session: ChatSession, text: str, seq: int)
         state=session.escalation,
         history=history,
         queued=queued,
+        on_text=draft,
     )
     answer, decision = composed.answer, composed.decision
     offer = decision.offer and not queued

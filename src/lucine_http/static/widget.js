@@ -217,6 +217,7 @@
   const pending = []; // visitor messages shown before the server numbered them
   let status = null, operator = null, queue = null;
   let actionsNode = null, actionsSeq = 0, ticket = null, ticketNode = null, ratingNode = null, ratingSeq = 0;
+  let draft = null; // the reply being streamed, until the stored message replaces it
   let unread = 0, sending = false, rebuilding = false;
 
   function save() {
@@ -272,9 +273,14 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  function dropDraft() {
+    if (draft) { draft.remove(); draft = null; }
+  }
+
   function addMessage(m) {
     if (seen.has(m.seq)) return;
     seen.add(m.seq);
+    if (m.sender !== "USER") dropDraft();
     const meta = m.metadata || {};
     // Buttons belong to the newest message only: anything later makes them stale.
     if (actionsNode && m.seq > actionsSeq) { actionsNode.remove(); actionsNode = null; }
@@ -439,6 +445,7 @@
     } catch (err) {
       pending.splice(pending.indexOf(mine), 1);
       node.remove();
+      dropDraft();
       if (!input.value) input.value = text;
       showError(err);
     } finally {
@@ -599,6 +606,22 @@
       poll();
     };
     ["ready", "message", "status", "queue"].forEach((name) => es.addEventListener(name, onEvent));
+    // The assistant's reply while the model writes it (LUCINE_LLM_STREAM): shown in a
+    // draft bubble that the stored message replaces.
+    es.addEventListener("delta", (e) => {
+      let piece = "";
+      try { piece = String(JSON.parse(e.data).text || ""); } catch (_) { return; }
+      if (!piece) return;
+      if (!draft) {
+        draft = bubble("BOT", "", {});
+        draft.classList.add(C + "__msg--draft");
+        draft.setAttribute("aria-hidden", "true"); // the stored message is announced
+        log.insertBefore(draft, dock);
+        typing.hidden = true;
+      }
+      draft.querySelector("." + C + "__bubble").textContent += piece;
+      scrollDown();
+    });
     es.onerror = () => {
       streamLive = false;
       if (es.readyState === EventSource.CLOSED) {
