@@ -139,13 +139,16 @@ class InMemorySessionStore(_Store):
         *,
         statuses: Sequence[SessionStatus] | None = None,
         operator_id: str | None = None,
+        ids: Sequence[str] | None = None,
         limit: int = 100,
     ) -> Sequence[ChatSession]:
+        wanted = None if ids is None else set(ids)
         found = [
             s
             for s in self._t.sessions.values()
             if (statuses is None or s.status in statuses)
             and (operator_id is None or s.operator_id == operator_id)
+            and (wanted is None or s.id in wanted)
         ]
         found.sort(key=lambda s: (s.last_activity_at, s.id), reverse=True)
         return [_copy_session(s) for s in found[:limit]]
@@ -207,6 +210,14 @@ class InMemoryMessageStore(_Store):
 
     async def last(self, session_id: str, count: int) -> Sequence[Message]:
         return self._of(session_id)[-count:] if count > 0 else []
+
+    async def latest(self, session_ids: Sequence[str]) -> Mapping[str, Message]:
+        wanted = set(session_ids)
+        newest: dict[str, Message] = {}
+        for (sid, _), message in self._t.messages.items():
+            if sid in wanted and (sid not in newest or message.seq > newest[sid].seq):
+                newest[sid] = message
+        return newest
 
     async def delete_for_session(self, session_id: str) -> int:
         keys = [k for k in self._t.messages if k[0] == session_id]

@@ -154,9 +154,13 @@ class SessionStore(Protocol):
         *,
         statuses: Sequence[SessionStatus] | None = None,
         operator_id: str | None = None,
+        ids: Sequence[str] | None = None,
         limit: int = 100,
     ) -> Sequence[ChatSession]:
-        """Sessions in the given states (all if None), most recently active first."""
+        """Sessions in the given states (all if None), most recently active first.
+
+        ``ids`` keeps only those sessions (unknown ids are skipped): many at once.
+        """
         ...
 
     async def list_inactive_since(self, cutoff: datetime, *, limit: int) -> Sequence[ChatSession]:
@@ -199,6 +203,10 @@ class MessageStore(Protocol):
 
     async def last(self, session_id: str, count: int) -> Sequence[Message]:
         """The last ``count`` messages of the session, oldest first."""
+        ...
+
+    async def latest(self, session_ids: Sequence[str]) -> Mapping[str, Message]:
+        """The newest message of each session that has one, by session id."""
         ...
 
     async def delete_for_session(self, session_id: str) -> int:

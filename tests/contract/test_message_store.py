@@ -56,6 +56,21 @@ async def test_last_is_oldest_first(uow_factory: UnitOfWorkFactory) -> None:
     assert unknown == []
 
 
+async def test_latest_gives_each_sessions_newest_message(uow_factory: UnitOfWorkFactory) -> None:
+    """latest() maps each asked session with messages to its highest-seq message."""
+    await _store(
+        uow_factory,
+        *(message("s-1", seq) for seq in (2, 5, 1)),
+        *(message("s-2", seq) for seq in (1, 3)),
+        message("s-3", 1),
+    )
+    async with uow_factory() as uow:
+        found = await uow.messages.latest(["s-1", "s-2", "nope"])
+        nothing = await uow.messages.latest([])
+    assert dict(found) == {"s-1": message("s-1", 5), "s-2": message("s-2", 3)}
+    assert dict(nothing) == {}
+
+
 async def test_duplicate_seq_conflicts(uow_factory: UnitOfWorkFactory) -> None:
     """A second message with a stored (session, seq) is refused and the first is kept."""
     await _store(uow_factory, message("s-1", 1))

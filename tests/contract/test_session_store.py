@@ -196,12 +196,21 @@ async def test_list_filters_orders_and_limits(uow_factory: UnitOfWorkFactory) ->
         both = await uow.sessions.list(statuses=[SessionStatus.WITH_OPERATOR], operator_id="op-2")
         top2 = await uow.sessions.list(limit=2)
         none = await uow.sessions.list(statuses=[SessionStatus.ENDED])
+        picked = await uow.sessions.list(ids=["e", "b", "nope"])
+        picked_held = await uow.sessions.list(
+            ids=["a", "b"], statuses=[SessionStatus.WITH_OPERATOR]
+        )
+        no_ids = await uow.sessions.list(ids=[])
     assert [s.id for s in everything] == ["d", "b", "c", "a", "e"]
     assert [s.id for s in held] == ["d", "b", "c"]
     assert [s.id for s in of_op2] == ["d", "c"]
     assert [s.id for s in both] == ["d"]
     assert [s.id for s in top2] == ["d", "b"]
     assert none == []
+    assert [s.id for s in picked] == ["b", "e"]
+    assert picked[0] == (await _get(uow_factory, "b"))
+    assert [s.id for s in picked_held] == ["b"]
+    assert no_ids == []
 
 
 async def test_list_inactive_since(uow_factory: UnitOfWorkFactory) -> None:

@@ -142,10 +142,13 @@ class SqlSessionStore(_SqlStore):
         *,
         statuses: Sequence[SessionStatus] | None = None,
         operator_id: str | None = None,
+        ids: Sequence[str] | None = None,
         limit: int = 100,
     ) -> Sequence[ChatSession]:
-        """Sessions by state and operator, most recently active first."""
+        """Sessions by state, operator and id, most recently active first."""
         query = select(t.sessions)
+        if ids is not None:
+            query = query.where(t.sessions.c.id.in_(list(ids)))
         if statuses is not None:
             query = query.where(t.sessions.c.status.in_([s.value for s in statuses]))
         if operator_id is not None:
@@ -207,6 +210,25 @@ class SqlMessageStore(_SqlStore):
         await self._insert_new(
             t.messages, rows.message_to_row(message), "a message with that sequence number exists"
         )
+
+    async def latest(self, session_ids: Sequence[str]) -> Mapping[str, Message]:
+        """The newest message of each session, in one query (by the primary key)."""
+        if not session_ids:
+            return {}
+        newest = (
+            select(t.messages.c.session_id, func.max(t.messages.c.seq).label("seq"))
+            .where(t.messages.c.session_id.in_(list(session_ids)))
+            .group_by(t.messages.c.session_id)
+            .subquery()
+        )
+        query = select(t.messages).join(
+            newest,
+            and_(
+                t.messages.c.session_id == newest.c.session_id,
+                t.messages.c.seq == newest.c.seq,
+            ),
+        )
+        return {r["session_id"]: rows.message_from_row(r) for r in await self._rows(query)}
 
     async def list(
         self, session_id: str, *, after_seq: int = 0, limit: int | None = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from lucine_core.enums import SessionStatus
 from lucine_core.errors import ValidationError
+from lucine_core.messages import Message
 from lucine_core.ports import UnitOfWork
 from lucine_core.queue import QueueEntry
 from lucine_core.services.common import QueueContext, queue_context
@@ -48,14 +49,13 @@ class ChatFilter(enum.StrEnum):
             ) from None
 
 
-async def _summary(
-    uow: UnitOfWork,
+def _summary(
     services: Services,
     session: ChatSession,
+    last: Message | None,
     entry: QueueEntry | None,
     context: QueueContext,
 ) -> ChatSummary:
-    last = await uow.messages.last(session.id, 1)
     now = services.clock.now()
     sla_policy = services.policies.sla
     sla = None
@@ -82,22 +82,35 @@ async def _summary(
         last_activity_at=session.last_activity_at,
         operator_id=session.operator_id if session.is_held else None,
         message_count=session.message_count,
-        last_message=last[0].text if last else None,
+        last_message=last.text if last else None,
         queue=context.info(session.id) if entry else None,
         requested_at=entry.requested_at if entry else None,
         sla=sla,
     )
 
 
+async def _summaries(
+    uow: UnitOfWork,
+    services: Services,
+    sessions: Sequence[ChatSession],
+    waiting: Mapping[str, QueueEntry],
+    context: QueueContext,
+) -> list[ChatSummary]:
+    """Summaries of ``sessions``, their last messages read in one go."""
+    latest = await uow.messages.latest([s.id for s in sessions])
+    return [_summary(services, s, latest.get(s.id), waiting.get(s.id), context) for s in sessions]
+
+
 async def pending_chats(services: Services) -> Sequence[ChatSummary]:
     """Chats waiting for a human, in the order they will be served."""
     async with services.uow() as uow:
         context = await queue_context(uow, services)
-        result = []
-        for entry in context.waiting:
-            session = await uow.sessions.get(entry.session_id)
-            result.append(await _summary(uow, services, session, entry, context))
-        return result
+        waiting = {e.session_id: e for e in context.waiting}
+        found = await uow.sessions.list(ids=list(waiting), limit=len(waiting))
+        by_id = {s.id: s for s in found}
+        # Queue order; an entry whose session has gone is left out.
+        ordered = [by_id[e.session_id] for e in context.waiting if e.session_id in by_id]
+        return await _summaries(uow, services, ordered, waiting, context)
 
 
 async def active_chats(
@@ -114,7 +127,5 @@ async def active_chats(
     async with services.uow() as uow:
         context = await queue_context(uow, services)
         waiting = {e.session_id: e for e in context.waiting}
-        return [
-            await _summary(uow, services, s, waiting.get(s.id), context)
-            for s in await uow.sessions.list(statuses=statuses, limit=limit)
-        ]
+        found = await uow.sessions.list(statuses=statuses, limit=limit)
+        return await _summaries(uow, services, found, waiting, context)
