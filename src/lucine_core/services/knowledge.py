@@ -7,7 +7,7 @@ of the unit of work), so a change is made first and audited right after.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -103,59 +103,52 @@ async def _exists(services: Services, item_id: str) -> bool:
     return True
 
 
-async def create_kb_item(
-    services: Services,
-    *,
-    actor_id: str,
-    item_id: str,
-    question: str,
-    answer: str,
-    keywords: Iterable[str] = (),
-    language: Language = Language.IT,
+async def _save(
+    services: Services, actor_id: str, item: KnowledgeBaseItem, *, new: bool
 ) -> KnowledgeBaseItem:
-    """Add an item; it answers visitors at once.
+    item = new_item(
+        item_id=item.id,
+        question=item.question,
+        answer=item.answer,
+        keywords=item.keywords,
+        language=item.language,
+    )
+    await _require_admin(services, actor_id, "change the knowledge base")
+    exists = await _exists(services, item.id)
+    if new and exists:
+        raise ConflictError(reason=f"a knowledge base item with id {item.id!r} exists")
+    if not new and not exists:
+        raise NotFoundError(kind="knowledge base item", key=item.id)
+    await services.kb.upsert(item)
+    action = AuditAction.CREATE_KB_ITEM if new else AuditAction.UPDATE_KB_ITEM
+    await _audit(services, actor_id, action, item.id)
+    return item
+
+
+async def create_kb_item(
+    services: Services, *, actor_id: str, item: KnowledgeBaseItem
+) -> KnowledgeBaseItem:
+    """Add an item (its fields checked as `new_item` does); it answers visitors at once.
 
     Raises:
         ValidationError: a field is empty, too long or malformed.
         ConflictError: an item has that id.
         PermissionDeniedError: the actor is not an admin.
     """
-    item = new_item(
-        item_id=item_id, question=question, answer=answer, keywords=keywords, language=language
-    )
-    await _require_admin(services, actor_id, "change the knowledge base")
-    if await _exists(services, item.id):
-        raise ConflictError(reason=f"a knowledge base item with id {item.id!r} exists")
-    await services.kb.upsert(item)
-    await _audit(services, actor_id, AuditAction.CREATE_KB_ITEM, item.id)
-    return item
+    return await _save(services, actor_id, item, new=True)
 
 
 async def update_kb_item(
-    services: Services,
-    *,
-    actor_id: str,
-    item_id: str,
-    question: str,
-    answer: str,
-    keywords: Iterable[str] = (),
-    language: Language = Language.IT,
+    services: Services, *, actor_id: str, item: KnowledgeBaseItem
 ) -> KnowledgeBaseItem:
-    """Replace an item's text; visitors get the new answer at once.
+    """Replace the text of the item with ``item.id``; visitors get the new answer at once.
 
     Raises:
         ValidationError: a field is empty, too long or malformed.
         NotFoundError: no item has that id.
         PermissionDeniedError: the actor is not an admin.
     """
-    item = new_item(
-        item_id=item_id, question=question, answer=answer, keywords=keywords, language=language
-    )
-    await _require_admin(services, actor_id, "change the knowledge base")
-    await services.kb.get(item.id)
-    await services.kb.upsert(item)
-    await _audit(services, actor_id, AuditAction.UPDATE_KB_ITEM, item.id)
-    return item
+    return await _save(services, actor_id, item, new=False)
 
 
 async def delete_kb_item(services: Services, *, actor_id: str, item_id: str) -> None:

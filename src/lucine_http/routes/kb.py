@@ -131,16 +131,14 @@ async def create_route(
     data: JSONBody[KbItemIn], app: NamedDependency[App], me: NamedDependency[Operator]
 ) -> KbItemOut:
     """It answers visitors at once. 409 when the id is taken."""
-    item = await create_kb_item(
-        app.services,
-        actor_id=me.id,
-        item_id=data.id,
+    item = KnowledgeBaseItem(
+        id=data.id,
         question=data.question,
         answer=data.answer,
-        keywords=data.keywords,
+        keywords=tuple(data.keywords),
         language=data.language,
     )
-    return item_out(item)
+    return item_out(await create_kb_item(app.services, actor_id=me.id, item=item))
 
 
 @put("/{item_id:str}", summary="Change an item's text (admins)")
@@ -151,16 +149,14 @@ async def update_route(
     me: NamedDependency[Operator],
 ) -> KbItemOut:
     """Visitors get the new answer at once. 404 when no item has that id."""
-    item = await update_kb_item(
-        app.services,
-        actor_id=me.id,
-        item_id=item_id,
+    item = KnowledgeBaseItem(
+        id=item_id,
         question=data.question,
         answer=data.answer,
-        keywords=data.keywords,
+        keywords=tuple(data.keywords),
         language=data.language,
     )
-    return item_out(item)
+    return item_out(await update_kb_item(app.services, actor_id=me.id, item=item))
 
 
 @delete("/{item_id:str}", summary="Delete an item (admins)")
