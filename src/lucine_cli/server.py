@@ -53,7 +53,9 @@ def serve(
     typer.echo(f"  dashboard:  {base}/dashboard")
     typer.echo(f"  API docs:   {base}/api/docs")
     typer.echo(f"  health:     {base}/api/health")
-    if operators == 0:
+    if operators == 0 and sys.stdin.isatty():
+        _first_admin(settings)
+    elif operators == 0:
         typer.echo("  No operator account yet: create the first admin with")
         typer.echo("    lucine operator create --admin --username admin")
     os.environ.setdefault("LUCINE_PUBLIC_URL", base)
@@ -70,13 +72,59 @@ def serve(
     )
 
 
+def _first_admin(settings: Settings) -> None:
+    """Ask at the terminal for the first admin's name and password, and create them."""
+    typer.echo("\nNo operator account yet: create the first admin for the dashboard.")
+    while True:
+        username = typer.prompt("Username", default="admin")
+        password = _ask_password()
+        if password is None:
+            typer.echo("  The passwords differ; try again.")
+            continue
+        try:
+            created = asyncio.run(_create(settings, username, password, admin=True))
+        except LucineError as error:
+            typer.echo(f"  {error.message}; try again.")
+            continue
+        typer.echo(f"Created admin {created}: log in at the dashboard.\n")
+        return
+
+
+async def _create(
+    settings: Settings,
+    username: str,
+    password: str,
+    *,
+    admin: bool,
+    display_name: str | None = None,
+    capacity: int = 3,
+) -> str:
+    async with running(settings) as services:
+        view = await create_operator(
+            services,
+            actor_id=None,
+            username=username,
+            display_name=display_name or username,
+            password=password,
+            role=Role.ADMIN if admin else Role.OPERATOR,
+            capacity=capacity,
+        )
+        return view.username
+
+
+def _ask_password() -> str | None:
+    """The password typed twice at the terminal, or None when the two differ."""
+    first = getpass.getpass("Password (at least 10 characters): ")
+    return first if getpass.getpass("Again: ") == first else None
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password (at least 10 characters): ")
-    if getpass.getpass("Again: ") != first:
+    password = _ask_password()
+    if password is None:
         fail("the passwords differ")
-    return first
+    return password
 
 
 @operator_app.command("create")
@@ -94,22 +142,17 @@ def create(
     """Create an operator account (the first admin comes from here; there is no default)."""
     settings = load_settings()
     password = _read_password(password_stdin)
-
-    async def work() -> str:
-        async with running(settings) as services:
-            view = await create_operator(
-                services,
-                actor_id=None,
-                username=username,
-                display_name=display_name or username,
-                password=password,
-                role=Role.ADMIN if admin else Role.OPERATOR,
+    try:
+        created = asyncio.run(
+            _create(
+                settings,
+                username,
+                password,
+                admin=admin,
+                display_name=display_name,
                 capacity=capacity,
             )
-            return view.username
-
-    try:
-        created = asyncio.run(work())
+        )
     except LucineError as error:
         fail(error.message)
     typer.echo(f"created {'admin' if admin else 'operator'} {created}")

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import signal
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,8 +18,16 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.conftest import PASSWORD
 from tests.databases import TABLES
-from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
+from tests.http_server import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    RunningServer,
+    free_port,
+    lucine_command,
+    serve_process,
+)
 
 QUESTION = "quanto costa il biglietto?"
 
@@ -229,3 +243,80 @@ def test_nul_in_ids_is_not_found_on_postgres(postgres_url: str) -> None:
     empty(postgres_url)
     with serve_process(database_url=postgres_url, migrate=False, admin=False) as server:
         check_nul_inputs(server)
+
+
+class Terminal:
+    """The master side of a pseudo-terminal: wait for text, then answer."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.pending = ""
+        self.transcript = ""
+
+    def expect(self, wanted: str, timeout: float = 30) -> None:
+        """Read until ``wanted`` appears; what follows it stays for the next expect."""
+        deadline = time.monotonic() + timeout
+        while wanted not in self.pending:
+            assert time.monotonic() < deadline, f"no {wanted!r} in {self.transcript!r}"
+            ready, _, _ = select.select([self.master], [], [], 0.5)
+            if ready:
+                text = os.read(self.master, 4096).decode(errors="replace")
+                self.pending += text
+                self.transcript += text
+        self.pending = self.pending.split(wanted, 1)[1]
+
+    def answer(self, wanted: str, line: str) -> None:
+        """Wait for ``wanted``, then type ``line`` and Enter."""
+        self.expect(wanted)
+        os.write(self.master, line.encode() + b"\n")
+
+
+def test_first_start_at_a_terminal_creates_the_first_admin(tmp_path: Path) -> None:
+    """At a terminal, the first `lucine serve` asks for the first admin, then serves.
+
+    That admin can log in to the dashboard API. A mismatched password is asked again.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUCINE_", "DATABASE_URL"))}
+    env |= {"LUCINE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    master, slave = pty.openpty()
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        lucine_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    terminal = Terminal(master)
+    try:
+        terminal.answer("Username", "boss")
+        terminal.answer("Password", "first passphrase")
+        terminal.answer("Again", "another one entirely")
+        terminal.expect("differ")
+        terminal.answer("Username", "boss")
+        terminal.answer("Password", PASSWORD)
+        terminal.answer("Again", PASSWORD)
+        terminal.expect("Created admin boss")
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, terminal.transcript
+            time.sleep(0.2)
+        login = httpx.post(
+            f"{url}/api/operators/login",
+            json={"username": "boss", "password": PASSWORD},
+            timeout=10,
+        )
+        assert login.status_code == 200, login.text
+        assert login.json()["operator"]["role"] == "admin"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        os.close(master)
