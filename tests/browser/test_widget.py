@@ -85,6 +85,27 @@ def test_nobody_online_offers_a_ticket_and_confirms_it(page: Page) -> None:
     expect(page.get_by_role("form", name="Lasciaci un messaggio")).to_have_count(0)
 
 
+def test_the_next_message_goes_while_the_widget_catches_up(page: Page) -> None:
+    """A message sent as soon as the answer shows is not lost to the catch-up poll.
+
+    Polls are held unanswered here, so the widget is still catching up when the visitor
+    writes again; the second message must be sent and answered all the same.
+    """
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # never answered: the poll stays pending
+
+    page.route("**/api/chat/poll/**", hold)
+    widget = Widget(page)
+    widget.open()
+    for count, text in enumerate(("a che ora aprite?", "posso portare il cane?"), 1):
+        widget.input.fill(text)
+        widget.input.press("Enter")
+        expect(widget.replies()).to_have_count(count)
+    expect(widget.input).to_have_value("")
+
+
 def test_reload_brings_the_conversation_back(page: Page) -> None:
     """After a reload the same chat is rebuilt from the server, in order, without duplicates."""
     widget = Widget(page)

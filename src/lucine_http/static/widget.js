@@ -441,6 +441,9 @@
       // Show the answer at once; the poll then brings everything else in order.
       if (res.message) addMessage(res.message);
       typing.hidden = true;
+      // The answer is here: the next message may go while the poll below catches up
+      // (an Enter pressed in between used to be ignored).
+      sending = false;
       await poll();
     } catch (err) {
       pending.splice(pending.indexOf(mine), 1);
