@@ -16,7 +16,15 @@ from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
 from lucine_adapters.kb.loader import load_kb, sample_kb
 from lucine_adapters.llm import BreakerResponder, OpenAiResponder
 from lucine_adapters.memory import InMemoryDatabase
-from lucine_adapters.notify import InMemoryNotifier, LogNotifier
+from lucine_adapters.notifiers import (
+    DispatchingNotifier,
+    InMemoryNotifier,
+    LogNotifier,
+    SmtpNotifier,
+    TwilioNotifier,
+    WebhookNotifier,
+)
+from lucine_adapters.notifiers.dispatch import EMAIL, SMS, WEBHOOK
 from lucine_adapters.passwords import BcryptPasswordHasher
 from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from lucine_adapters.realtime import InMemoryEventPublisher, RedisEventPublisher
@@ -105,6 +113,40 @@ def _responder(settings: Settings, min_confidence: float) -> Responder:
     return BreakerResponder(llm, offline, session_token_budget=settings.llm.session_token_budget)
 
 
+# How long shutdown waits for notifications still being delivered (then cancels them).
+_NOTIFY_DRAIN_SECONDS = 10.0
+
+
+def _notifier(settings: Settings) -> Notifier:
+    """The log, and the configured webhook, e-mail and Twilio channels in the background."""
+    config = settings.notify
+    channels: dict[str, Notifier] = {}
+    if config.webhook is not None:
+        hook = config.webhook
+        channels[WEBHOOK] = WebhookNotifier(hook.url, hook.secret, allow_private=hook.allow_private)
+    if config.smtp is not None:
+        smtp = config.smtp
+        channels[EMAIL] = SmtpNotifier(
+            smtp.host,
+            smtp.port,
+            smtp.sender,
+            smtp.team,
+            username=smtp.username,
+            password=smtp.password,
+            security=smtp.security,
+        )
+    if config.twilio is not None:
+        twilio = config.twilio
+        channels[SMS] = TwilioNotifier(
+            twilio.account_sid,
+            twilio.auth_token,
+            twilio.sender,
+            twilio.team,
+            channel=twilio.channel,
+        )
+    return DispatchingNotifier(channels, routes=config.routes, log=LogNotifier())
+
+
 def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     """Build the services the settings ask for: SQLite by default, Postgres by DATABASE_URL.
 
@@ -132,7 +174,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         kb=kb,
         responder=_responder(settings, policies.escalation.min_confidence),
         hasher=BcryptPasswordHasher(settings.bcrypt_rounds),
-        notifier=LogNotifier(),
+        notifier=LogNotifier() if in_memory else _notifier(settings),
         publisher=InMemoryEventPublisher() if in_memory else _publisher(settings),
         tokens=JwtTokenIssuer(secrets.token_bytes(32) if in_memory else secret_key(settings)),
         limiter=_limiter(settings),
@@ -141,7 +183,9 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
 
 
 async def close(services: Services) -> None:
-    """Release what the services hold (database connections)."""
+    """Release what the services hold: notifications in flight, database connections."""
+    if isinstance(services.notifier, DispatchingNotifier):
+        await services.notifier.drain(grace=_NOTIFY_DRAIN_SECONDS)
     if isinstance(services.uow, SqlDatabase):
         await services.uow.dispose()
 

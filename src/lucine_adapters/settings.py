@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from lucine_adapters.notifiers.config import NotifyConfig, notify_config
 from lucine_core.errors import ValidationError
 
 __all__ = ["LlmConfig", "Settings", "default_data_dir", "environment", "normalise_database_url"]
@@ -187,6 +188,8 @@ class Settings:
         timezone: The shop's time zone (what "today" means in stats).
         bcrypt_rounds: bcrypt cost (12; lower only in tests).
         llm: The OpenAI-compatible model that answers; None answers offline.
+        notify: The notification channels (webhook, e-mail, SMS) and their routing;
+            none configured means the log alone.
     """
 
     data_dir: Path
@@ -200,6 +203,7 @@ class Settings:
     timezone: str = "Europe/Rome"
     bcrypt_rounds: int = 12
     llm: LlmConfig | None = None
+    notify: NotifyConfig = attrs.Factory(NotifyConfig)
 
     @property
     def resolved_database_url(self) -> str:
@@ -237,4 +241,5 @@ class Settings:
             auto_assign=_bool(env, "LUCINE_AUTO_ASSIGN", default=True),
             timezone=env.get("LUCINE_TIMEZONE", "Europe/Rome"),
             llm=_llm(env),
+            notify=notify_config(env),
         )
