@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Locator, Page, Route, expect
@@ -16,17 +17,21 @@ from playwright.sync_api import Browser, Locator, Page, Route, expect
 from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer
 
 __all__ = [
+    "GIULIA_PASSWORD",
     "NO",
     "YES",
     "Dashboard",
     "Widget",
+    "create_operator_api",
     "login_api",
     "open_page",
+    "visitor_asks_for_operator",
     "without_csp",
 ]
 
 YES = "SÌ, CHIAMA OPERATORE"
 NO = "NO, CONTINUA CON AI"
+GIULIA_PASSWORD = "una passphrase abbastanza lunga"
 SESSION_ID_JS = """() => {
   const key = Object.keys(localStorage).find((k) => k.startsWith("lucine-chat:"));
   return key ? JSON.parse(localStorage.getItem(key)).sessionId : null;
@@ -194,3 +199,25 @@ def login_api(server: RunningServer, username: str, password: str) -> Iterator[h
         assert answer.status_code == 200, answer.text
         client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
         yield client
+
+
+def create_operator_api(server: RunningServer, username: str, display_name: str) -> None:
+    """The admin creates a plain operator account (password GIULIA_PASSWORD) over HTTP."""
+    with login_api(server, ADMIN_USERNAME, ADMIN_PASSWORD) as admin:
+        created = admin.post(
+            "/api/admin/operators",
+            json={"username": username, "displayName": display_name, "password": GIULIA_PASSWORD},
+        )
+        assert created.status_code == 201, created.text
+
+
+def visitor_asks_for_operator(client: httpx.Client) -> tuple[str, dict[str, Any]]:
+    """A new chat whose visitor presses "SÌ, CHIAMA OPERATORE"; its id and the outcome."""
+    chat = client.post("/api/chat", json={"message": "voglio un operatore"})
+    assert chat.status_code == 200, chat.text
+    session_id = chat.json()["sessionId"]
+    action = client.post(
+        "/api/chat/action", json={"sessionId": session_id, "action": "request_operator"}
+    )
+    assert action.status_code == 200, action.text
+    return session_id, action.json()

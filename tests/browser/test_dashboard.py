@@ -16,8 +16,16 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.browser.conftest import SERVER_ENV, screenshot
-from tests.browser.helpers import YES, Dashboard, Widget, login_api, open_page
-from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
+from tests.browser.helpers import (
+    GIULIA_PASSWORD,
+    YES,
+    Dashboard,
+    Widget,
+    create_operator_api,
+    open_page,
+    visitor_asks_for_operator,
+)
+from tests.http_server import ADMIN_USERNAME, RunningServer, serve_process
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +36,6 @@ XSS = [
 ]
 MARKUP = ":is(img, script, svg, iframe, b, i)"
 TOKEN_KEY = "lucine.dashboard.token"
-GIULIA_PASSWORD = "una passphrase abbastanza lunga"
 
 
 @pytest.fixture
@@ -39,22 +46,18 @@ def lucine(browser: Browser) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
+def watchful_lucine(browser: Browser) -> Iterator[RunningServer]:
+    """Like ``lucine``, but the dashboard's event stream checks its token every second."""
+    env = {**SERVER_ENV, "LUCINE_STREAM_KEEPALIVE_SECONDS": "1"}
+    with serve_process(env=env) as running:
+        yield running
+
+
+@pytest.fixture
 def manual_lucine(browser: Browser) -> Iterator[RunningServer]:
     """A server where operators take chats by hand, so visitors wait in the queue."""
     with serve_process(env={**SERVER_ENV, "LUCINE_AUTO_ASSIGN": "false"}) as running:
         yield running
-
-
-def visitor_asks_for_operator(client: httpx.Client) -> tuple[str, dict[str, Any]]:
-    """A new chat whose visitor presses "SÌ, CHIAMA OPERATORE"; its id and the outcome."""
-    chat = client.post("/api/chat", json={"message": "voglio un operatore"})
-    assert chat.status_code == 200, chat.text
-    session_id = chat.json()["sessionId"]
-    action = client.post(
-        "/api/chat/action", json={"sessionId": session_id, "action": "request_operator"}
-    )
-    assert action.status_code == 200, action.text
-    return session_id, action.json()
 
 
 def visitor_poll(client: httpx.Client, session_id: str) -> dict[str, Any]:
@@ -153,7 +156,7 @@ def test_whole_conversation_between_widget_and_dashboard(
         expect(shop.locator(".lucine-chat__title")).to_have_text(ADMIN_USERNAME)
         session_id = widget.session_id()
 
-        # Auto-assigned to the admin at once: it shows under "Assegnate" within a poll.
+        # Auto-assigned to the admin at once: pushed, it shows under "Assegnate" at once.
         item = dashboard.chat(session_id)
         expect(item).to_contain_text("Assegnata a te", timeout=5_000)
         expect(item).to_contain_text("Con operatore")
@@ -171,7 +174,7 @@ def test_whole_conversation_between_widget_and_dashboard(
         question = "Posso cambiare la data del mio biglietto per sabato?"
         widget.input.fill(question)
         widget.input.press("Enter")
-        expect(visitor_texts.last).to_have_text(question, timeout=6_000)  # the 3 s refresh
+        expect(visitor_texts.last).to_have_text(question, timeout=6_000)  # pushed
         dashboard.send("Certo, te la cambio subito: apro una richiesta per l'ufficio biglietti.")
 
         note = "Cliente con biglietto per venerdì, chiede di spostarlo a sabato."
@@ -277,7 +280,10 @@ def test_queue_title_badge_sound_take_close_and_hand_back(
         page.locator("#active-filters").get_by_role("button", name="In coda").click()
         expect(dashboard.active).to_have_count(2)
         expect(dashboard.chat(first)).to_contain_text("In coda #1")
-        page.wait_for_timeout(3_500)  # another poll: the same chats do not beep again
+        # The first visitor writes again: the queue is read again, the same chats no new beep.
+        with page.expect_response("**/api/operators/pending-chats"):
+            again = visitor.post("/api/chat", json={"message": "ci sono?", "sessionId": first})
+            assert again.status_code == 200, again.text
         expect(page.locator("html")).to_have_attribute("data-alerts", "2")
 
         # The SLA badge follows sla.state (the server needs minutes to reach these states).
@@ -289,6 +295,8 @@ def test_queue_title_badge_sound_take_close_and_hand_back(
             route.fulfill(response=response, body=json.dumps(chats))
 
         page.route("**/api/operators/pending-chats", late)
+        nudge = visitor.post("/api/chat", json={"message": "pronto?", "sessionId": second})
+        assert nudge.status_code == 200, nudge.text  # the queue is read again, through `late`
         expect(dashboard.chat(first, "#pending-list")).to_contain_text("SLA superato")
         expect(dashboard.chat(second, "#pending-list")).to_contain_text("In scadenza")
         screenshot(page, "dashboard-queue")
@@ -336,13 +344,13 @@ def create_giulia(admin: Dashboard) -> Locator:
 
 
 def test_admin_manages_operators_and_chats_move_between_them(
-    browser: Browser, lucine: RunningServer
+    browser: Browser, watchful_lucine: RunningServer
 ) -> None:
     """Admin creates and edits an operator; a chat is transferred both ways; revoked means out."""
     with (
-        open_page(browser, lucine) as page,
-        open_page(browser, lucine) as other,
-        httpx.Client(base_url=lucine.url) as visitor,
+        open_page(browser, watchful_lucine) as page,
+        open_page(browser, watchful_lucine) as other,
+        httpx.Client(base_url=watchful_lucine.url) as visitor,
     ):
         admin = Dashboard(page)
         admin.login()
@@ -381,7 +389,8 @@ def test_admin_manages_operators_and_chats_move_between_them(
         admin.close_chat("Annullata")  # an admin may close anyone's chat
         expect(giulia.status).to_have_text("Annullata", timeout=6_000)
 
-        # A new password logs Giulia out everywhere: her dashboard goes back to the login.
+        # A new password logs Giulia out everywhere: nothing else is pushed to her, but her
+        # stream says "revoked" at its next keep-alive and her dashboard goes to the login.
         admin.tab("Amministrazione")
         # The trail (loaded afresh with the table) records the transfers and the closing.
         for action in ("Trasferimento", "Cambio di stato"):
@@ -396,23 +405,13 @@ def test_admin_manages_operators_and_chats_move_between_them(
         expect(row.get_by_role("button", name="Disattiva")).to_be_visible()
 
 
-def create_operator_api(server: RunningServer, username: str, display_name: str) -> None:
-    """The admin creates a plain operator account (password GIULIA_PASSWORD) over HTTP."""
-    with login_api(server, ADMIN_USERNAME, ADMIN_PASSWORD) as admin:
-        created = admin.post(
-            "/api/admin/operators",
-            json={"username": username, "displayName": display_name, "password": GIULIA_PASSWORD},
-        )
-        assert created.status_code == 201, created.text
-
-
 def test_another_operators_note_appears_without_a_click(
     browser: Browser, lucine: RunningServer
 ) -> None:
-    """A's open chat shows B's new note within a poll; A's draft and scroll stay put.
+    """A's open chat shows B's new note with no click; A's draft and scroll stay put.
 
-    A has scrolled the long conversation up and is typing a reply: the note arrives on the
-    3-second refresh with no click, and neither the draft nor the scroll is disturbed.
+    A has scrolled the long conversation up and is typing a reply: the note is pushed and
+    shows with no click, and neither the draft nor the scroll is disturbed.
     """
     with (
         open_page(browser, lucine) as page,
@@ -445,7 +444,7 @@ def test_another_operators_note_appears_without_a_click(
         note = "Il cliente ha già chiamato ieri: biglietto n. 4411."
         giulia.add_note(note)
 
-        expect(admin.notes).to_have_text([note], timeout=5_000)  # no click: the refresh
+        expect(admin.notes).to_have_text([note], timeout=5_000)  # no click: pushed
         expect(page.locator("#notes .note-who")).to_have_text(["Giulia Rossi"])
         expect(admin.reply).to_be_focused()
         expect(admin.reply).to_have_value(draft[:20])

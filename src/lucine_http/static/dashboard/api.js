@@ -27,6 +27,12 @@ export function onUnauthorized(handler) {
   unauthorized = handler;
 }
 
+/** The token is no good any more (a 401, or the event stream said "revoked"): drop it. */
+export function expired() {
+  token.clear();
+  unauthorized();
+}
+
 /**
  * Call the API. ``auth: false`` sends no token (login, the visitor's poll).
  * Resolves to the parsed JSON (null for 204); rejects with an ApiError.
@@ -71,10 +77,7 @@ export async function api(path, { method = "GET", body, auth = true } = {}) {
       response.headers.get("Retry-After"),
       data && data.details,
     );
-    if (response.status === 401 && auth) {
-      token.clear();
-      unauthorized();
-    }
+    if (response.status === 401 && auth) expired();
     throw error;
   }
   return data;

@@ -167,9 +167,15 @@ function renderActive() {
   $("active-empty").hidden = state.active.length > 0;
 }
 
+// Lists are read from several places at once (events, the poll, buttons): a reply that
+// arrives after a newer one is dropped, so the newer list stays and nothing beeps twice.
+const asked = { pending: 0, active: 0 };
+
 /** The queue: every view needs it for the title badge and the sound. */
 export async function pollPending() {
+  const mine = ++asked.pending;
   const list = await api("/api/operators/pending-chats");
+  if (mine !== asked.pending) return;
   const fresh = list.filter((chat) => !state.seenPending.has(chat.sessionId));
   state.seenPending = new Set(list.map((chat) => chat.sessionId));
   state.pending = list;
@@ -180,8 +186,9 @@ export async function pollPending() {
 
 export async function pollActive() {
   const filter = state.filter;
+  const mine = ++asked.active;
   const list = await api(`/api/chat-management/active-chats?filter=${enc(filter)}`);
-  if (filter !== state.filter) return;
+  if (filter !== state.filter || mine !== asked.active) return;
   state.active = list;
   renderActive();
 }

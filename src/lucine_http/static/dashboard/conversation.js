@@ -59,11 +59,11 @@ export async function openConversation(sessionId) {
 }
 
 /**
- * Every 3 s, while the page is visible: reload the open chat's history, so new messages,
- * state changes and other operators' internal notes appear without a click (notes are not
- * in the visitors' change feed). The page is redrawn only when that content changed, so
- * drafts, open menus and the scroll position stay as they are. Each read is audited
- * (view_history), hence no reads from hidden tabs.
+ * When an event concerns the open chat (or at each poll, see sync.js), while the page is
+ * visible: reload its history, so new messages, state changes and other operators'
+ * internal notes appear without a click. The page is redrawn only when that content
+ * changed, so drafts, open menus and the scroll position stay as they are. Each read is
+ * audited (view_history), hence no reads from hidden tabs.
  */
 export async function refreshOpen() {
   if (!state.openId || !state.history || document.hidden) return;

@@ -1,22 +1,16 @@
-// The operators' dashboard: login, navigation, availability and the 3-second refresh.
+// The operators' dashboard: login, navigation and availability; sync.js keeps it current.
 // No framework and no build step; each view lives in its own module.
 
 import { api, onUnauthorized, token } from "./api.js";
 import { initAdmin, loadAdmin, resetAdmin } from "./admin.js";
 import { initChats, pollActive, pollPending, resetChats, unlockAudio } from "./chats.js";
-import {
-  initConversation,
-  openConversation,
-  refreshOpen,
-  resetConversation,
-} from "./conversation.js";
+import { initConversation, openConversation, resetConversation } from "./conversation.js";
 import { $, attempt, errorText, label, shortId } from "./dom.js";
 import { initKb, loadKb, resetKb } from "./kb.js";
 import { loadStats, resetStats } from "./stats.js";
+import { initSync, startSync, stopSync } from "./sync.js";
 import { initTickets, loadTickets, openTicket, resetTickets } from "./tickets.js";
 
-const POLL_MS = 3000;
-const DIRECTORY_MS = 30000;
 const VIEWS = ["chats", "tickets", "stats", "kb", "admin"];
 const ACTORS = { system: "Sistema", visitor: "Cliente", assistant: "Assistente" };
 
@@ -24,6 +18,7 @@ const ctx = {
   me: null,
   view: null,
   operators: new Map(),
+  directoryAt: 0,
   isAdmin: () => Boolean(ctx.me && ctx.me.role === "admin"),
   rememberOperator(op) {
     ctx.operators.set(op.id, op);
@@ -48,10 +43,6 @@ const ctx = {
   openTicket: (id) => openTicket(id),
   openChat: (id) => openConversation(id),
 };
-
-let timer = null;
-let polling = false;
-let directoryAt = 0;
 
 // ---- views -------------------------------------------------------------------------------
 
@@ -91,7 +82,7 @@ function renderMe() {
 
 /** Names for operator ids: admins list accounts, everyone sees the team in the stats. */
 async function loadDirectory() {
-  directoryAt = Date.now();
+  ctx.directoryAt = Date.now();
   const operators = ctx.isAdmin()
     ? await api("/api/admin/operators")
     : (await api("/api/analytics/stats")).operators.list;
@@ -115,22 +106,7 @@ async function setAvailability(availability, button) {
   );
 }
 
-// ---- the refresh loop --------------------------------------------------------------------
-
-async function tick() {
-  if (!ctx.me || polling) return;
-  polling = true;
-  try {
-    const jobs = [pollPending()];
-    if (ctx.view === "chats") jobs.push(pollActive(), refreshOpen());
-    if (Date.now() - directoryAt > DIRECTORY_MS) jobs.push(loadDirectory());
-    const results = await Promise.allSettled(jobs);
-    const offline = results.some((r) => r.status === "rejected" && r.reason && r.reason.code === "network");
-    $("connection").hidden = !offline;
-  } finally {
-    polling = false;
-  }
-}
+// ---- login and logout --------------------------------------------------------------------
 
 function start(me) {
   ctx.me = me;
@@ -139,15 +115,11 @@ function start(me) {
   $("login-view").hidden = true;
   $("app").hidden = false;
   showView(location.hash.slice(1), { force: true });
-  directoryAt = 0;
-  tick();
-  clearInterval(timer);
-  timer = setInterval(tick, POLL_MS);
+  startSync();
 }
 
 function stop(notice) {
-  clearInterval(timer);
-  timer = null;
+  stopSync();
   ctx.me = null;
   ctx.view = null;
   ctx.operators.clear();
@@ -210,6 +182,7 @@ function bind() {
   });
 
   $("logout").addEventListener("click", async () => {
+    stopSync(); // first, so the logout's own events cannot read as an expired session
     try {
       await api("/api/operators/logout", { method: "POST" });
     } catch {
@@ -243,6 +216,7 @@ async function boot() {
   initTickets(ctx);
   initKb(ctx);
   initAdmin(ctx);
+  initSync(ctx);
   bind();
   if (!token.get()) {
     showLogin();

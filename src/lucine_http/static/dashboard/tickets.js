@@ -120,6 +120,23 @@ function renderDetail(ticket) {
   }
 }
 
+/** The id of the ticket on screen, or null. */
+export function openTicketId() {
+  return state.openId;
+}
+
+function editing(shown) {
+  return $("td-status").value !== shown.status || $("td-priority").value !== shown.priority;
+}
+
+/** Read the shown ticket again, unless the operator is changing its status or priority. */
+export async function refreshOpenTicket() {
+  const shown = state.ticket;
+  if (!shown || shown.id !== state.openId || editing(shown)) return;
+  const ticket = await api(`/api/tickets/${enc(shown.id)}`);
+  if (state.ticket === shown && state.openId === ticket.id && !editing(shown)) renderDetail(ticket);
+}
+
 /** Show one ticket (from the list or from the chat it was made from). */
 export async function openTicket(ticketId) {
   ctx.showView("tickets");
