@@ -274,7 +274,14 @@ async def update_operator(
         loads = await uow.sessions.loads()
         return operator.view(loads.get(operator.id, 0))
 
-    return await transaction(services, work)
+    view = await transaction(services, work)
+    # Dashboards refresh names and load; a disabled or re-passworded operator's own
+    # dashboard then finds its token revoked at once rather than at the next keep-alive.
+    await publish_all(
+        services,
+        [RealtimeEvent(channel=OPERATORS_CHANNEL, kind="operator", data={"operatorId": view.id})],
+    )
+    return view
 
 
 async def authenticate(services: Services, token: str) -> Operator:
