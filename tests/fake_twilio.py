@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 import attrs
+
+from tests.local_http import serve_locally
 
 __all__ = ["ACCOUNT_SID", "AUTH_TOKEN", "FakeTwilio", "Sent", "TwilioReply", "fake_twilio"]
 
@@ -117,14 +118,6 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 def fake_twilio() -> Iterator[FakeTwilio]:
     """Run the fake on a free port of 127.0.0.1 for the duration of the block."""
     fake = FakeTwilio(url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_locally(_handler(fake)) as base:
+        fake.url = f"{base}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

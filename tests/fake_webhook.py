@@ -12,15 +12,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import attrs
+
+from tests.local_http import serve_locally
 
 __all__ = ["MAX_AGE", "Received", "Reply", "WebhookReceiver", "verify", "webhook_receiver"]
 
@@ -115,14 +116,6 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 def webhook_receiver(secret: bytes) -> Iterator[WebhookReceiver]:
     """Run a receiver on a free port of 127.0.0.1 for the duration of the block."""
     receiver = WebhookReceiver(url="", secret=secret)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/lucine"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_locally(_handler(receiver)) as base:
+        receiver.url = f"{base}/hooks/lucine"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
