@@ -116,8 +116,9 @@ function onMode(next) {
   mode = next;
   document.documentElement.dataset.live = next;
   if (next === "stream") {
-    // Back after an outage: catch up with whatever happened while the stream was down.
-    if (streamed) tick(["tickets", "ticket", "stats"]);
+    // Catch up once with what happened before this subscription: between the first load
+    // and the stream's "ready", or while the stream was down. Events cover the rest.
+    tick(streamed ? ["tickets", "ticket", "stats"] : []);
     streamed = true;
     schedule(SAFETY_MS);
   } else {
