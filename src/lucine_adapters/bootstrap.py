@@ -13,6 +13,9 @@ from redis.asyncio import Redis
 
 from lucine_adapters.kb import Bm25KnowledgeBase
 from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
+from lucine_adapters.kb.embedding import BreakerEmbedder, BundledEmbedder, Embedder, OpenAiEmbedder
+from lucine_adapters.kb.grouping import EmbeddingGrouper
+from lucine_adapters.kb.hybrid import DEFAULT_THRESHOLD, HybridKnowledgeBase
 from lucine_adapters.kb.loader import load_kb, sample_kb
 from lucine_adapters.llm import BreakerResponder, OpenAiResponder
 from lucine_adapters.memory import InMemoryDatabase
@@ -48,7 +51,14 @@ from lucine_core.ports import (
 )
 from lucine_core.services import Policies, Services
 
-__all__ = ["bootstrap", "bootstrap_in_memory", "close", "running", "secret_key"]
+__all__ = [
+    "bootstrap",
+    "bootstrap_in_memory",
+    "close",
+    "embedder",
+    "running",
+    "secret_key",
+]
 
 
 def _policies(settings: Settings, base: Policies | None = None) -> Policies:
@@ -57,15 +67,33 @@ def _policies(settings: Settings, base: Policies | None = None) -> Policies:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError(field="LUCINE_TIMEZONE", reason="unknown time zone") from None
     base = base or Policies()
-    threshold = (
-        settings.min_confidence if settings.min_confidence is not None else DEFAULT_MIN_CONFIDENCE
-    )
+    default = DEFAULT_MIN_CONFIDENCE if settings.embeddings.backend == "off" else DEFAULT_THRESHOLD
+    threshold = settings.min_confidence if settings.min_confidence is not None else default
     return attrs.evolve(
         base,
         escalation=attrs.evolve(base.escalation, min_confidence=threshold),
         auto_assign=settings.auto_assign,
         timezone=settings.timezone,
+        # A model reads the top five candidates; the offline responder needs three.
+        retrieval_limit=5 if settings.llm is not None else base.retrieval_limit,
     )
+
+
+def embedder(settings: Settings) -> Embedder | None:
+    """The sentence encoder the settings ask for; None when semantic retrieval is off."""
+    config = settings.embeddings
+    if config.backend == "off":
+        return None
+    if config.backend == "openai":
+        remote = OpenAiEmbedder(
+            config.model,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+        )
+        return BreakerEmbedder(remote)
+    return BundledEmbedder()
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -162,11 +190,19 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     policies = _policies(settings)
     uow: UnitOfWorkFactory
     kb: KnowledgeBase
+    encoder = embedder(settings)
+    threshold = policies.escalation.min_confidence
     if in_memory:
-        uow, kb = InMemoryDatabase(), Bm25KnowledgeBase(items)
+        uow = InMemoryDatabase()
+        kb = (
+            Bm25KnowledgeBase(items)
+            if encoder is None
+            else HybridKnowledgeBase(encoder, items, threshold=threshold)
+        )
     else:
         database = _storage(settings)
-        uow, kb = database, SqlKnowledgeBase(database.engine, items)
+        uow = database
+        kb = SqlKnowledgeBase(database.engine, items, embedder=encoder, threshold=threshold)
     return Services(
         uow=uow,
         clock=SystemClock(),
@@ -178,6 +214,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         publisher=InMemoryEventPublisher() if in_memory else _publisher(settings),
         tokens=JwtTokenIssuer(secrets.token_bytes(32) if in_memory else secret_key(settings)),
         limiter=_limiter(settings),
+        grouper=EmbeddingGrouper(encoder or BundledEmbedder()),
         policies=policies,
     )
 
@@ -226,5 +263,6 @@ def bootstrap_in_memory(
         publisher=InMemoryEventPublisher(),
         tokens=JwtTokenIssuer(secrets.token_bytes(32)),
         limiter=InMemoryRateLimiter(),
+        grouper=EmbeddingGrouper(BundledEmbedder()),
         policies=base,
     )

@@ -135,4 +135,4 @@ class _RedisListener:
 
     async def aclose(self) -> None:
         """Unsubscribe and release the connection."""
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py lacks the hint
+        await self._pubsub.aclose()

@@ -15,7 +15,9 @@ class KbResponder:
     The top retrieved item answers when its calibrated score reaches ``min_confidence``;
     an item in the visitor's language is preferred when it scores almost as well.
     Below the threshold it says it is unsure (and the core's escalation rules then
-    offer a human) rather than guess.
+    offer a human) rather than guess. A multi-part question whose parts each found
+    their item confidently (hits with ``part`` 1, 2, ...) gets each part's answer, in
+    order, citing every item.
     """
 
     def __init__(self, min_confidence: float, *, language_margin: float = 0.1) -> None:
@@ -23,7 +25,14 @@ class KbResponder:
         self._language_margin = language_margin
 
     async def answer(self, request: AnswerRequest, *, on_text: TextSink | None = None) -> Answer:
-        """Answer with the best item, citing it as the only source."""
+        """Answer with the best item (or each part's), citing what it used."""
+        parts = [hit for hit in request.retrieved if hit.part]
+        if len(parts) > 1 and all(hit.score >= self._min_confidence for hit in parts):
+            return Answer(
+                text="\n\n".join(hit.item.answer for hit in parts),
+                sources=tuple(hit.item.id for hit in parts),
+                confidence=min(hit.score for hit in parts),
+            )
         hits = sorted(request.retrieved, key=lambda r: r.score, reverse=True)
         if not hits or hits[0].score < self._min_confidence:
             top = hits[0].score if hits else 0.0

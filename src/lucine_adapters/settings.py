@@ -12,7 +12,14 @@ import attrs
 from lucine_adapters.notifiers.config import NotifyConfig, notify_config
 from lucine_core.errors import ValidationError
 
-__all__ = ["LlmConfig", "Settings", "default_data_dir", "environment", "normalise_database_url"]
+__all__ = [
+    "EmbeddingsConfig",
+    "LlmConfig",
+    "Settings",
+    "default_data_dir",
+    "environment",
+    "normalise_database_url",
+]
 
 
 def environment(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -167,6 +174,63 @@ def _llm(env: Mapping[str, str]) -> LlmConfig | None:
     )
 
 
+EMBEDDING_BACKENDS = ("bundled", "openai", "off")
+
+
+@attrs.frozen(kw_only=True)
+class EmbeddingsConfig:
+    """Which sentence encoder ranks knowledge-base items by meaning.
+
+    Attributes:
+        backend: ``bundled`` (the multilingual encoder inside the package, offline; the
+            default), ``openai`` (the ``/v1/embeddings`` endpoint of an OpenAI-compatible
+            server) or ``off`` (BM25 alone).
+        model: The server's embedding model (``openai`` only).
+        base_url: The server's OpenAI-compatible root (``.../v1``); None means OpenAI.
+        api_key: The server's key.
+        timeout: Seconds for one request.
+        max_retries: Extra attempts on timeouts, 429 and 5xx.
+    """
+
+    backend: str = "bundled"
+    model: str = ""
+    base_url: str | None = None
+    api_key: str = attrs.field(default="", repr=False)
+    timeout: float = 5.0
+    max_retries: int = 1
+
+
+def _embeddings(env: Mapping[str, str]) -> EmbeddingsConfig:
+    """The encoder from ``LUCINE_EMBEDDINGS`` and its ``LUCINE_EMBEDDINGS_*`` settings."""
+    backend = env.get("LUCINE_EMBEDDINGS", "").strip().lower() or "bundled"
+    if backend not in EMBEDDING_BACKENDS:
+        raise ValidationError(field="LUCINE_EMBEDDINGS", reason="must be bundled, openai or off")
+    if backend != "openai":
+        return EmbeddingsConfig(backend=backend)
+    model = env.get("LUCINE_EMBEDDINGS_MODEL", "").strip()
+    if not model:
+        raise ValidationError(
+            field="LUCINE_EMBEDDINGS_MODEL", reason="is needed with LUCINE_EMBEDDINGS=openai"
+        )
+    base_url = env.get("LUCINE_EMBEDDINGS_BASE_URL", "").strip().rstrip("/") or None
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise ValidationError(field="LUCINE_EMBEDDINGS_BASE_URL", reason="must be an http(s) URL")
+    key = env.get("LUCINE_EMBEDDINGS_API_KEY") or env.get("OPENAI_API_KEY") or ""
+    if not key and base_url is None:
+        raise ValidationError(
+            field="LUCINE_EMBEDDINGS_API_KEY",
+            reason="is needed for OpenAI (or set LUCINE_EMBEDDINGS_BASE_URL to a local server)",
+        )
+    return EmbeddingsConfig(
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        api_key=key or LOCAL_SERVER_KEY,
+        timeout=_bounded(env, "LUCINE_EMBEDDINGS_TIMEOUT", 5.0, 0.1, 120),
+        max_retries=int(_bounded(env, "LUCINE_EMBEDDINGS_MAX_RETRIES", 1, 0, 10)),
+    )
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Everything configurable, with defaults that run Lucine offline with no keys.
@@ -188,6 +252,7 @@ class Settings:
         timezone: The shop's time zone (what "today" means in stats).
         bcrypt_rounds: bcrypt cost (12; lower only in tests).
         llm: The OpenAI-compatible model that answers; None answers offline.
+        embeddings: The sentence encoder of semantic retrieval.
         notify: The notification channels (webhook, e-mail, SMS) and their routing;
             none configured means the log alone.
     """
@@ -203,6 +268,7 @@ class Settings:
     timezone: str = "Europe/Rome"
     bcrypt_rounds: int = 12
     llm: LlmConfig | None = None
+    embeddings: EmbeddingsConfig = attrs.Factory(EmbeddingsConfig)
     notify: NotifyConfig = attrs.Factory(NotifyConfig)
 
     @property
@@ -241,5 +307,6 @@ class Settings:
             auto_assign=_bool(env, "LUCINE_AUTO_ASSIGN", default=True),
             timezone=env.get("LUCINE_TIMEZONE", "Europe/Rome"),
             llm=_llm(env),
+            embeddings=_embeddings(env),
             notify=notify_config(env),
         )

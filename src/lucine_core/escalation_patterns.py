@@ -70,6 +70,11 @@ _ASKS_HUMAN: Mapping[Language, tuple[str, ...]] = {
         r"(?:bot|robot|chatbot|macchina|ia|intelligenza artificiale)\b",
         r"\b(?:mi|ci)\s+(?:\w+\s+)?richiama\w*|\brichiama\w*\s+qualcuno",
         r"\bcontattat[oaie]\s+da\b",
+        # "qualcuno in ufficio con cui posso parlare", "parlare direttamente con lui".
+        r"\b(?:qualcuno|una persona|un operatore)\s+(?:[\w']+\s+){0,4}?con\s+cui\s+"
+        r"(?:\w+\s+){0,2}?parlar\w*",
+        r"\bparlar(?:e|ci|gli|le)\s+direttamente\s+con\b",
+        r"\bmi\s+pass(?:a|ate|i|ereste|eresti)\s+(?:il|la|l'|un|una)\s*\w+",
     ),
     Language.EN: (
         rf"\b(?:talk|speak|chat)\s+{_EN_ADVERB}(?:to|with)\s+{_GAP3}{_EN_HUMAN}",
@@ -146,7 +151,8 @@ _UPSET: Mapping[Language, tuple[str, ...]] = {
     Language.DE: (
         r"\b(?:unverschamt\w*|frechheit|beschwer\w*|la(?:e)?cherlich\w*|betrug\w*|betruger\w*"
         r"|abzocke\w*|skandal\w*|unzumutbar|inakzeptabel|katastroph\w*|nutzlos|wutend|sauer"
-        r"|verargert)\b",
+        r"|verargert|unfreundlich\w*)\b",
+        r"\bnie\s+wieder\b",
         r"\b(?:will|mochte|moechte|verlange|fordere)\s+(?:\w+\s+){0,2}geld\s+zur(?:u|ue)ck\b",
         r"\bschlechteste\w*\s+(?:\w+\s+)?(?:service|kundenservice|veranstaltung|organisation)",
     ),

@@ -57,12 +57,19 @@ class KnowledgeBaseItem:
 class RetrievedItem:
     """A knowledge-base item found for a question, with a calibrated score in [0, 1].
 
-    The score is meant to be read as a confidence: around 0.5 and above the item very
-    likely answers the question; well below, it probably does not.
+    The score is meant to be read as a confidence: the probability that the item
+    answers the question (or, for a multi-part question, its part ``part``).
+
+    Attributes:
+        item: The item.
+        score: The confidence.
+        part: 0 when the item answers the whole question; 1, 2, ... when the question
+            asks several things and the item answers that part of it.
     """
 
     item: KnowledgeBaseItem
     score: float
+    part: int = 0
 
 
 @attrs.frozen(kw_only=True)

@@ -43,6 +43,7 @@ __all__ = [
     "RealtimeEvent",
     "Responder",
     "SessionStore",
+    "TextGrouper",
     "TicketStore",
     "TokenClaims",
     "TokenIssuer",
@@ -59,8 +60,10 @@ class KnowledgeBase(Protocol):
     ) -> Sequence[RetrievedItem]:
         """Return up to ``limit`` items that may answer ``query``, best first.
 
-        Scores are calibrated confidences in [0, 1]. An empty or meaningless query
-        returns an empty sequence rather than raising. ``language`` is a hint (the
+        Scores are calibrated confidences in [0, 1], the probability that the item
+        answers the query. An empty query (no letter or digit) returns an empty
+        sequence rather than raising; one unrelated to every item returns nothing or
+        only low scores. ``language`` is a hint (the
         visitor's language) that may favour items written in it.
         """
         ...
@@ -484,6 +487,19 @@ class UnitOfWorkFactory(Protocol):
 
     def __call__(self) -> UnitOfWork:
         """A new, not yet begun, unit of work."""
+        ...
+
+
+class TextGrouper(Protocol):
+    """Groups short texts that mean the same thing (visitor questions)."""
+
+    async def group(self, texts: Sequence[str]) -> Sequence[Sequence[int]]:
+        """Return the indices of ``texts`` in groups of like meaning.
+
+        Every index appears in exactly one group; a text like no other is a group of
+        its own. Groups and the indices in them may come in any order. Never fails:
+        when meaning cannot be compared, identical texts are grouped.
+        """
         ...
 
 

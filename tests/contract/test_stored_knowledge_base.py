@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 
+import attrs
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lucine_adapters.kb.embedding import BundledEmbedder, OpenAiEmbedder
+from lucine_adapters.sql import tables as t
 from lucine_adapters.sql.database import SqlDatabase
 from lucine_adapters.sql.kb import SqlKnowledgeBase
 from lucine_core.kb import KnowledgeBaseItem
 from tests.contract.conftest import opener_for
+from tests.fake_embeddings import Reply, fake_embeddings
 
 SEED = (
     KnowledgeBaseItem(id="orari", question="A che ora aprite?", answer="Alle 17:30."),
@@ -87,3 +93,83 @@ async def test_concurrent_edits_from_two_workers_are_all_kept(engine: AsyncEngin
     await asyncio.gather(*((a if n % 2 else b).upsert(item) for n, item in enumerate(items)))
     assert len(await a.list_items()) == 40
     assert (await b.search("parola17"))[0].item.id == "item-17"
+
+
+async def _vector_rows(engine: AsyncEngine) -> list[tuple[str, str, str]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(t.kb_vectors))).all()
+    return sorted((row.item_id, row.field, row.model) for row in rows)
+
+
+async def test_item_vectors_are_stored_with_the_items_and_reused_by_other_workers(
+    engine: AsyncEngine,
+) -> None:
+    """The writer stores each field's vector; a worker starting later encodes only queries."""
+    with fake_embeddings() as server:
+        encoder = OpenAiEmbedder("fake", base_url=server.url, api_key="x")
+        a = SqlKnowledgeBase(engine, SEED, embedder=encoder, refresh_seconds=0)
+        await a.list_items()  # seeds, then encodes the seeded items once
+        await a.upsert(attrs.evolve(RAFT, keywords=("zattera", "lago")))
+        stored = await _vector_rows(engine)
+        assert [(i, f) for i, f, _ in stored] == [
+            ("cani", "answer"),
+            ("cani", "question"),
+            ("orari", "answer"),
+            ("orari", "question"),
+            ("zattera", "answer"),
+            ("zattera", "keywords"),
+            ("zattera", "question"),
+        ]
+        assert {model for _, _, model in stored} == {"openai:fake"}
+        before = len(server.requests)
+        b = SqlKnowledgeBase(engine, SEED, embedder=encoder, refresh_seconds=0)
+        hits = await b.search("andiamo in zattera sul lago")
+        assert hits[0].item.id == "zattera"
+        assert [len(r["input"]) for r in server.requests[before:]] == [1]  # the query only
+
+
+async def test_an_edited_item_gets_fresh_vectors_and_a_deleted_one_loses_them(
+    engine: AsyncEngine,
+) -> None:
+    """Upserting new text replaces the item's vectors; deleting removes them."""
+    kb = SqlKnowledgeBase(engine, SEED, embedder=BundledEmbedder(), refresh_seconds=0)
+    await kb.list_items()
+    await kb.upsert(attrs.evolve(SEED[1], question="Posso venire in bicicletta?"))
+    assert (await kb.search("posso venire in bici?"))[0].item.id == "cani"
+    async with engine.connect() as conn:
+        digests = dict(
+            (
+                await conn.execute(
+                    select(t.kb_vectors.c.field, t.kb_vectors.c.digest).where(
+                        t.kb_vectors.c.item_id == "cani"
+                    )
+                )
+            ).all()
+        )
+    assert digests["question"] == hashlib.sha256(b"Posso venire in bicicletta?").hexdigest()
+    await kb.delete("cani")
+    assert all(item_id != "cani" for item_id, _, _ in await _vector_rows(engine))
+
+
+async def test_items_stored_without_vectors_are_encoded_once_by_the_first_worker(
+    engine: AsyncEngine,
+) -> None:
+    """Items written without an encoder (an older version) get vectors on the next load."""
+    lexical = SqlKnowledgeBase(engine, SEED, refresh_seconds=0)
+    await lexical.upsert(RAFT)
+    assert await _vector_rows(engine) == []
+    hybrid = SqlKnowledgeBase(engine, SEED, embedder=BundledEmbedder(), refresh_seconds=0)
+    assert (await hybrid.search("si può andare in zattera?"))[0].item.id == "zattera"
+    assert len(await _vector_rows(engine)) == 6  # question and answer of three items
+
+
+async def test_a_failing_embeddings_server_still_gets_lexical_answers(engine: AsyncEngine) -> None:
+    """With the server down, edits are stored (without vectors) and search ranks by BM25."""
+    with fake_embeddings() as server:
+        encoder = OpenAiEmbedder("fake", base_url=server.url, api_key="x", max_retries=0)
+        kb = SqlKnowledgeBase(engine, SEED, embedder=encoder, refresh_seconds=0)
+        server.then(*[Reply(status=500)] * 10)
+        await kb.upsert(RAFT)
+        hits = await kb.search("zattera sul lago")
+        assert hits[0].item.id == "zattera"
+        assert await _vector_rows(engine) == []

@@ -26,7 +26,7 @@ from lucine_core.enums import Language
 from lucine_core.errors import NotFoundError, ValidationError
 from lucine_core.kb import KnowledgeBaseItem, RetrievedItem
 
-__all__ = ["DEFAULT_MIN_CONFIDENCE", "Bm25KnowledgeBase"]
+__all__ = ["DEFAULT_MIN_CONFIDENCE", "Bm25KnowledgeBase", "LexicalScores"]
 
 DEFAULT_MIN_CONFIDENCE: Final = 0.3
 """Below this score the responder should offer a human rather than guess.
@@ -46,6 +46,23 @@ _Vector = npt.NDArray[np.float32]
 # A term's postings: the items containing it, their weighted scores, and the best score
 # it reaches in either field unweighted (what a match in a question would have scored).
 _Row = tuple[npt.NDArray[np.intp], _Vector, float]
+
+
+@attrs.frozen
+class LexicalScores:
+    """Every item's lexical scores for one query, in the order of `Bm25KnowledgeBase.items`.
+
+    Attributes:
+        items: The items.
+        covered: Whether the item shares a topical word with the query.
+        rank: The ranking score ``r`` (language factor applied).
+        confidence: The lexical confidence of each item as if it were a hit.
+    """
+
+    items: tuple[KnowledgeBaseItem, ...]
+    covered: npt.NDArray[np.bool_]
+    rank: _Vector
+    confidence: _Vector
 
 
 @attrs.frozen
@@ -118,10 +135,30 @@ class Bm25KnowledgeBase:
         self, query: str, *, language: Language | None = None, limit: int = 3
     ) -> list[RetrievedItem]:
         """Search synchronously, exactly as `search` does (for scripts and benchmarks)."""
+        scores = self.lexical_scores(query, language=language) if limit > 0 else None
+        if scores is None:
+            return []
+        order = [
+            int(i) for i in np.argsort(-scores.rank, kind="stable")[:limit] if scores.covered[i]
+        ]
+        results: list[RetrievedItem] = []
+        cap = 1.0
+        for position in order:
+            cap = min(cap, float(scores.confidence[position]))
+            results.append(RetrievedItem(item=scores.items[position], score=cap))
+        return results
+
+    def lexical_scores(
+        self, query: str, *, language: Language | None = None
+    ) -> LexicalScores | None:
+        """Return every item's lexical scores for ``query`` (None: nothing topical matched).
+
+        The hybrid ranker fuses these with semantic similarity.
+        """
         index = self._index
         words = list(dict.fromkeys(content_words(query)))
-        if limit <= 0 or not words or not index.items:
-            return []
+        if not words or not index.items:
+            return None
         covered = np.zeros(len(index.items), dtype=np.float32)
         ordering = np.zeros_like(covered)
         ceiling = 0.0
@@ -153,18 +190,22 @@ class Bm25KnowledgeBase:
                 covered += best
                 ceiling += max(potential, float(best.max()))
         if not topical or float(covered.max()) <= 0.0:
-            return []
+            return None
         rank = covered + ordering
         if language is not None:
             factor = np.where(index.languages == language.value, 1.0, _FOREIGN_FACTOR)
             covered, rank = covered * factor, rank * factor
-        order = [int(i) for i in np.argsort(-rank, kind="stable")[:limit] if covered[i] > 0.0]
-        results: list[RetrievedItem] = []
-        cap = 1.0
-        for position in order:
-            cap = min(cap, _confidence(index, covered, rank, position, ceiling))
-            results.append(RetrievedItem(item=index.items[position], score=cap))
-        return results
+        return LexicalScores(
+            items=index.items,
+            covered=covered > 0.0,
+            rank=rank,
+            confidence=_confidences(index, covered, rank, ceiling),
+        )
+
+    @property
+    def items(self) -> tuple[KnowledgeBaseItem, ...]:
+        """The indexed items, ordered by id (the order of `LexicalScores` arrays)."""
+        return self._index.items
 
     async def get(self, item_id: str) -> KnowledgeBaseItem:
         """Return one item.
@@ -280,16 +321,20 @@ def _best(index: _Index, group: list[Match], like: _Vector) -> tuple[_Vector, fl
     return best, potential
 
 
-def _confidence(
-    index: _Index, covered: _Vector, rank: _Vector, position: int, ceiling: float
-) -> float:
-    """Return the calibrated confidence of one hit (formula in `Bm25KnowledgeBase`)."""
-    score = float(rank[position])
-    rivals = np.where(index.languages == index.languages[position], rank, 0.0)
-    rivals[position] = 0.0
-    margin = max(0.0, score - float(rivals.max())) / score
-    coverage = min(1.0, float(covered[position]) / ceiling) if ceiling > 0.0 else 1.0
-    return coverage * (_MARGIN_BASE + (1.0 - _MARGIN_BASE) * margin)
+def _confidences(index: _Index, covered: _Vector, rank: _Vector, ceiling: float) -> _Vector:
+    """Return every item's confidence (the formula in `Bm25KnowledgeBase`)."""
+    rivals = np.zeros_like(rank)
+    for language in np.unique(index.languages):
+        mine = index.languages == language
+        scores = np.where(mine, rank, 0.0)
+        order = np.argsort(-scores, kind="stable")
+        first, second = scores[order[0]], scores[order[1]] if len(order) > 1 else 0.0
+        rivals[mine] = np.where(scores[mine] >= first, second, first)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = np.where(rank > 0.0, np.maximum(0.0, rank - rivals) / rank, 0.0)
+    coverage = np.minimum(1.0, covered / ceiling) if ceiling > 0.0 else np.ones_like(covered)
+    result: _Vector = (coverage * (_MARGIN_BASE + (1.0 - _MARGIN_BASE) * margin)).astype(np.float32)
+    return result
 
 
 def _unique(items: Iterable[KnowledgeBaseItem]) -> dict[str, KnowledgeBaseItem]:

@@ -44,6 +44,7 @@ from lucine_core.enums import (
     TicketStatus,
 )
 from lucine_core.errors import ValidationError
+from lucine_core.kb import KnowledgeBaseItem
 from lucine_core.messages import Message, MessageMeta
 from lucine_core.operators import Operator
 from lucine_core.phrases import say
@@ -110,6 +111,31 @@ _ASK_HUMAN = {
     Language.IT: ("Vorrei parlare con un operatore", "posso parlare con una persona?"),
     Language.EN: ("Can I talk to a person?", "I want to speak to an operator"),
     Language.DE: ("Kann ich mit einem Mitarbeiter sprechen?",),
+}
+# Questions the sample knowledge base does not answer, a few phrasings per topic: the
+# assistant is unsure of them, and `lucine kb gaps` groups them. Asked in 1 of 8 answers.
+_UNCOVERED_SHARE = 0.125
+_UNCOVERED = {
+    Language.IT: (
+        "Posso far volare un drone sopra le luci?",
+        "è permesso usare il drone per fare riprese?",
+        "Cercate personale per la stagione?",
+        "come faccio a lavorare con voi a dicembre?",
+        "Si può affittare il parco per una festa privata?",
+        "organizzate serate private per aziende?",
+        "Si può fumare dentro il parco?",
+        "c'è un'area fumatori?",
+        "è possibile fare una proposta di matrimonio durante lo spettacolo?",
+    ),
+    Language.EN: (
+        "Can I fly a drone over the lights?",
+        "Are you hiring for the season?",
+        "Can we rent the park for a private party?",
+    ),
+    Language.DE: (
+        "Darf man eine Drohne fliegen lassen?",
+        "Suchen Sie Mitarbeiter für die Saison?",
+    ),
 }
 _OPERATOR_LINES = {
     Language.IT: (
@@ -427,7 +453,7 @@ class _Teller:
         self.operator: Operator | None = None
         if plan.kind == "human":
             self.operator = next(cast.holders) if plan.final in _OPEN else rng.choice(cast.staff)
-        self.item = rng.choice(cast.kb[self.lang])
+        self.item: KnowledgeBaseItem | None = rng.choice(cast.kb[self.lang])
         self.asked: float | None = None
         self.joined: float | None = None
         self.replied: float | None = None
@@ -489,13 +515,21 @@ class _Teller:
         (self.key if key else self.chatter).append(row)
 
     def visitor(self, at: float) -> None:
-        """U: the visitor asks something from the knowledge base."""
+        """U: the visitor asks something, usually from the knowledge base."""
         self.item = self.rng.choice(self.cast.kb[self.lang])
+        if self.rng.random() < _UNCOVERED_SHARE:
+            self.item = None
+            text = self.rng.choice(_UNCOVERED[self.lang])
+            self.message(Sender.USER, text, at, self.cast.plain)
+            return
         self.message(Sender.USER, self.item.question, at, self.cast.plain)
 
     def assistant(self, at: float) -> None:
-        """B: the assistant answers from the knowledge base."""
+        """B: the assistant answers from the knowledge base, or says it is unsure."""
         rng, item = self.rng, self.item
+        if item is None:
+            self._unsure(at)
+            return
         confidence = round(rng.uniform(0.45, 0.98), 2)
         latency = round(rng.uniform(150, 1800))
         meta = self.cast.bot | {"sources": [item.id], "confidence": confidence}
@@ -503,6 +537,16 @@ class _Teller:
         answer = {"sources": [item.id], "confidence": confidence, "latency_ms": latency}
         answer |= {"escalation_offered": False, "reasons": []}
         self.event("kb_answer", at, answer, key=False)
+
+    def _unsure(self, at: float) -> None:
+        confidence = round(self.rng.uniform(0.02, 0.3), 2)
+        latency = round(self.rng.uniform(150, 900))
+        reasons = ["low_confidence"]
+        meta = _meta(confidence=confidence, escalation_reasons=tuple(reasons))
+        self.message(Sender.BOT, say("not_sure", self.lang), at, meta, response_ms=latency)
+        answer = {"sources": [], "confidence": confidence, "latency_ms": latency}
+        answer |= {"escalation_offered": True, "reasons": reasons}
+        self.event("kb_answer", at, answer)
 
     def ask_human(self, at: float) -> None:
         """A: the visitor asks for a person."""
@@ -575,7 +619,8 @@ class _Teller:
 
     def ticket_sent(self, at: float) -> None:
         """K: the visitor sent the ticket form."""
-        ticket = self.ticket(at, TicketSource.WIDGET, self.item.question)
+        asked = self.item.question if self.item else "Richiesta di assistenza"
+        ticket = self.ticket(at, TicketSource.WIDGET, asked)
         contact = ticket.contact.email or ""
         text = say("ticket_created", self.lang, ticket=ticket.id[:8], contact=contact)
         self.message(Sender.SYSTEM, text, at, self.cast.system["ticket_created"])

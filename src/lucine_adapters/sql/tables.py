@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -33,6 +34,7 @@ __all__ = [
     "events",
     "kb_items",
     "kb_state",
+    "kb_vectors",
     "messages",
     "metadata",
     "notes",
@@ -273,4 +275,17 @@ kb_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("revision", BigInteger, nullable=False),
+)
+
+# The sentence vectors of each item's question, answer and keywords under one encoder
+# (``model``), written with the item so a new worker loads rather than re-encodes
+# them. ``digest`` (SHA-256 of the text encoded) keeps a vector from outliving its text.
+kb_vectors = Table(
+    "kb_vectors",
+    metadata,
+    Column("item_id", ID, primary_key=True),
+    Column("field", String(16), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
 )

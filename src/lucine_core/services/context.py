@@ -20,6 +20,7 @@ from lucine_core.ports import (
     RateLimiter,
     RealtimeEvent,
     Responder,
+    TextGrouper,
     TokenIssuer,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -92,6 +93,7 @@ class Services:
     publisher: EventPublisher
     tokens: TokenIssuer
     limiter: RateLimiter
+    grouper: TextGrouper
     policies: Policies = Policies()
 
 
