@@ -62,3 +62,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks under bench/ (not run by default or in CI)."""
     session.install("-e", ".")
     session.run("python", "bench/answer_latency.py")
+    session.run("python", "bench/retrieval.py")

@@ -24,9 +24,8 @@ import pytest
 from lucine_adapters.bootstrap import bootstrap
 from lucine_adapters.kb.evalset import load_cases
 from lucine_adapters.settings import Settings
-from lucine_core.enums import Language
 from lucine_core.services import Services
-from lucine_core.services.evaluation import EvalCase, EvalReport, evaluate
+from lucine_core.services.evaluation import EvalReport, evaluate
 
 DATA = Path(__file__).parent.parent / "data"
 SKI = DATA / "eval" / "skischool"
@@ -119,16 +118,7 @@ def test_requests_for_a_human_escalate_whatever_the_score(ski_report: EvalReport
 
 async def test_the_sample_knowledge_base_answers_its_held_out_set(tmp_path: Path) -> None:
     """The sample KB's held-out phrasings (tuned on): top-1 >= 90 %, escalation >= 75 %."""
-    raw = json.loads((DATA / "retrieval_heldout.json").read_text(encoding="utf-8"))
-    cases = [
-        EvalCase(
-            question=case["text"],
-            expect=(case["expected"],) if case["expected"] else (),
-            kind="answerable" if case["expected"] else "out of scope",
-            language=Language(case["language"]),
-        )
-        for case in raw
-    ]
+    cases = load_cases(DATA / "eval" / "sample" / "heldout.jsonl")
     services = bootstrap(Settings(data_dir=tmp_path), in_memory=True)
     report = await evaluate(services, cases)
     print("\n" + _table("sample knowledge base, held-out set", report))

@@ -31,7 +31,7 @@ __all__ = ["DEFAULT_MIN_CONFIDENCE", "Bm25KnowledgeBase", "LexicalScores"]
 DEFAULT_MIN_CONFIDENCE: Final = 0.3
 """Below this score the responder should offer a human rather than guess.
 
-Chosen on development sets and confirmed on ``tests/data/retrieval_heldout.json``: top
+Chosen on development sets and confirmed on ``tests/data/eval/sample/heldout.jsonl``: top
 hits scoring 0.5 or more were right about 95% of the time, 0.3 to 0.5 about 70%, and
 below 0.3 mostly wrong or out of scope."""
 
