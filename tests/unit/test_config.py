@@ -72,3 +72,62 @@ def test_metrics_count_requests_chats_and_responder_latency() -> None:
     assert 'lucine_chats{state="ACTIVE"} 1.0' in text
     assert "lucine_queue_length 0.0" in text
     assert 'lucine_responder_seconds_count{outcome="ok"} 1.0' in text
+
+
+def test_the_bundled_encoder_is_the_default_and_off_switches_to_words_only() -> None:
+    """No variable: the bundled encoder; `off`: BM25 alone, with its own threshold."""
+    assert Settings.from_env({}).embeddings.backend == "bundled"
+    assert Settings.from_env({"LUCINE_EMBEDDINGS": "OFF"}).embeddings.backend == "off"
+
+
+def test_an_embeddings_server_is_configured_from_its_variables() -> None:
+    """`openai` with a model and a local URL needs no key; the timeout is read."""
+    config = Settings.from_env(
+        {
+            "LUCINE_EMBEDDINGS": "openai",
+            "LUCINE_EMBEDDINGS_MODEL": "nomic-embed-text",
+            "LUCINE_EMBEDDINGS_BASE_URL": "http://127.0.0.1:11434/v1/",
+            "LUCINE_EMBEDDINGS_TIMEOUT": "2.5",
+        }
+    ).embeddings
+    assert (config.model, config.base_url, config.timeout) == (
+        "nomic-embed-text",
+        "http://127.0.0.1:11434/v1",
+        2.5,
+    )
+    assert config.api_key
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"LUCINE_EMBEDDINGS": "word2vec"}, "LUCINE_EMBEDDINGS"),
+        ({"LUCINE_EMBEDDINGS": "openai"}, "LUCINE_EMBEDDINGS_MODEL"),
+        (
+            {"LUCINE_EMBEDDINGS": "openai", "LUCINE_EMBEDDINGS_MODEL": "m"},
+            "LUCINE_EMBEDDINGS_API_KEY",
+        ),
+        (
+            {
+                "LUCINE_EMBEDDINGS": "openai",
+                "LUCINE_EMBEDDINGS_MODEL": "m",
+                "LUCINE_EMBEDDINGS_BASE_URL": "ftp://x",
+            },
+            "LUCINE_EMBEDDINGS_BASE_URL",
+        ),
+        (
+            {
+                "LUCINE_EMBEDDINGS": "openai",
+                "LUCINE_EMBEDDINGS_MODEL": "m",
+                "LUCINE_EMBEDDINGS_API_KEY": "k",
+                "LUCINE_EMBEDDINGS_TIMEOUT": "0",
+            },
+            "LUCINE_EMBEDDINGS_TIMEOUT",
+        ),
+    ],
+)
+def test_bad_embeddings_settings_name_the_variable(env: dict[str, str], field: str) -> None:
+    """An unusable value is refused naming the variable to fix."""
+    with pytest.raises(ValidationError) as caught:
+        Settings.from_env(env)
+    assert caught.value.field == field
