@@ -3,9 +3,10 @@
 It speaks chat completions, streamed (Server-Sent Events) when the request asks. By
 default it behaves like an obedient model: it reads the knowledge-base items from
 the system prompt and answers with the first one, citing its id (or says it is unsure
-when there is none). Tests queue other behaviours: a given reply, an HTTP error, a
-body that is not JSON, a delay longer than the client's timeout. Every request body is
-recorded.
+when there is none), in JSON when the request asks for JSON mode and in plain text
+ending with ``[id]`` otherwise. Tests queue other behaviours: a given reply, an HTTP
+error, a raw body (not JSON, or JSON that is no completion), raw stream events, a
+delay longer than the client's timeout. Every request body is recorded.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Script:
         status: HTTP status to answer with.
         content: The model's message content (ignored when ``body`` is set).
         body: A raw response body instead of a completion.
+        events: Raw ``data:`` payloads of a stream instead of the content's chunks
+            (``[DONE]`` follows them); used when the request asks for a stream.
         delay: Seconds to wait before answering.
         headers: Extra response headers.
     """
@@ -43,13 +46,17 @@ class Script:
     status: int = 200
     content: str | None = None
     body: bytes | None = None
+    events: list[str] | None = None
     delay: float = 0.0
     headers: dict[str, str] = attrs.Factory(dict)
 
 
-def _obedient(messages: list[dict[str, Any]]) -> str:
+def _obedient(request: dict[str, Any]) -> str:
+    messages: list[dict[str, Any]] = request.get("messages", [])
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
     found = _ITEM.search(system)
+    if "response_format" not in request:
+        return "Non sono sicuro." if found is None else f"{found.group(2)} [{found.group(1)}]"
     if found is None:
         return json.dumps({"answer": "Non sono sicuro.", "sources": [], "unsure": True})
     return json.dumps({"answer": found.group(2), "sources": [found.group(1)], "unsure": False})
@@ -100,6 +107,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             script = fake.scripts.popleft() if fake.scripts else Script()
             if script.delay:
                 time.sleep(script.delay)
+            if script.events is not None and body.get("stream"):
+                self._events(script.events)
+                return
             if script.body is not None:
                 payload = script.body
             elif script.status != 200:
@@ -107,7 +117,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             else:
                 content = script.content
                 if content is None:
-                    content = _obedient(body.get("messages", []))
+                    content = _obedient(body)
                 if body.get("stream"):
                     self._stream(content, body.get("model", "fake"))
                     return
@@ -122,6 +132,16 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
+
+        def _events(self, events: list[str]) -> None:
+            """Server-Sent Events: the raw payloads as given, then [DONE]."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for data in [*events, "[DONE]"]:
+                self.wfile.write(f"data: {data}\n\n".encode())
+            self.wfile.flush()
+            self.close_connection = True
 
         def _stream(self, content: str, model: str) -> None:
             """Server-Sent Events: the content in 7-character pieces, usage, [DONE]."""

@@ -110,6 +110,9 @@ class LlmConfig:
         session_token_budget: Model tokens one chat may use; past it the offline
             responder answers that chat (0: no limit).
         stream: Stream replies to the widget as the model writes them.
+        json_mode: Ask for a JSON object (``response_format``); off, the model is asked
+            for plain text ending with the cited ids in square brackets (for servers or
+            models without JSON mode). Plain text is accepted in either mode.
         shop_name: Named in the system prompt.
     """
 
@@ -123,6 +126,7 @@ class LlmConfig:
     history_turns: int = 6
     session_token_budget: int = 20_000
     stream: bool = False
+    json_mode: bool = True
     shop_name: str = "Lucine di Natale"
 
 
@@ -171,6 +175,7 @@ def _llm(env: Mapping[str, str]) -> LlmConfig | None:
             _bounded(env, "LUCINE_LLM_SESSION_TOKEN_BUDGET", 20_000, 0, 10_000_000)
         ),
         stream=_bool(env, "LUCINE_LLM_STREAM", default=False),
+        json_mode=_bool(env, "LUCINE_LLM_JSON_MODE", default=True),
     )
 
 

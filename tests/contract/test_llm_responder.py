@@ -1,9 +1,11 @@
 """The LLM responder against a fake OpenAI-compatible server: prompt, privacy, failures.
 
-Every failure mode the issue names (timeout, 429, 5xx, malformed JSON, wrong key,
-connection refused) must become an ExternalServiceError, and the circuit breaker must
-switch to the offline responder while the server keeps failing. An optional live test
-runs only with OPENAI_API_KEY set.
+Every failure mode the issue names (timeout, 429, 5xx, malformed JSON, a 200 body that
+is no completion, wrong key, connection refused) must become an ExternalServiceError,
+and the circuit breaker must answer those requests with the offline responder (and keep
+to it while the server keeps failing). A plain-text reply, with or without JSON mode,
+is accepted and cited from the candidates. An optional live test runs only with
+OPENAI_API_KEY set.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ import os
 import socket
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
-from lucine_adapters.llm import AnswerExtractor, BreakerResponder, OpenAiResponder
+from lucine_adapters.llm import (
+    AnswerExtractor,
+    BreakerResponder,
+    CitationStripper,
+    OpenAiResponder,
+)
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import LlmConfig
 from lucine_core.enums import Language, ResponderStatus, Sender
@@ -36,6 +44,19 @@ def server() -> Iterator[FakeOpenAI]:
 def llm(server: FakeOpenAI, **changes: float) -> OpenAiResponder:
     """The responder on the fake."""
     return OpenAiResponder(llm_config(server.url, **changes), min_confidence=DEFAULT_MIN_CONFIDENCE)
+
+
+def plain_llm(
+    server: FakeOpenAI, *, json_mode: bool = False, stream: bool = False
+) -> OpenAiResponder:
+    """The responder on the fake, JSON mode and streaming as given."""
+    config = attrs.evolve(llm_config(server.url), json_mode=json_mode, stream=stream)
+    return OpenAiResponder(config, min_confidence=DEFAULT_MIN_CONFIDENCE)
+
+
+async def collect(pieces: list[str], piece: str) -> None:
+    """A text sink's body: keep the piece."""
+    pieces.append(piece)
 
 
 def sent_text(server: FakeOpenAI) -> str:
@@ -59,6 +80,8 @@ async def test_the_prompt_carries_the_items_with_their_ids_and_the_limits(
     assert "Reply in English" in system["content"]
     for hit in request.retrieved:
         assert f"[{hit.item.id}]\nQ: {hit.item.question}" in system["content"]
+    assert "the event" not in system["content"]
+    assert "[email] or [phone] replaces the visitor's personal data" in system["content"]
     assert body["messages"][-1] == {"role": "user", "content": "how much is a ticket?"}
     assert server.headers[0]["authorization"] == "Bearer test-key"
 
@@ -143,11 +166,11 @@ async def test_a_fenced_json_reply_is_understood(server: FakeOpenAI) -> None:
         (Script(status=503), "HTTP 503"),
         (Script(status=401), "the API key was refused (401)"),
         (Script(body=b"{not json"), "unusable response"),
-        (Script(content="Le luci si accendono alle 17:30."), "the reply is not JSON"),
+        (Script(content='{"answer": "Alle 17:3'), "the reply is not JSON"),
         (Script(content=json.dumps({"sources": []})), "the reply has no answer text"),
         (Script(content=json.dumps({"answer": "  "})), "the answer is empty"),
     ],
-    ids=["429", "500", "503", "401", "malformed-body", "prose", "no-answer", "empty"],
+    ids=["429", "500", "503", "401", "malformed-body", "broken-object", "no-answer", "empty"],
 )
 async def test_each_failure_is_an_external_service_error(
     server: FakeOpenAI, script: Script, reason: str
@@ -158,6 +181,178 @@ async def test_each_failure_is_an_external_service_error(
         await llm(server).answer(ask("a che ora aprite?"))
     assert caught.value.service == "llm"
     assert caught.value.reason.startswith(reason)
+
+
+def _message(content: object) -> bytes:
+    """A completion body whose message content is ``content`` (of any JSON type)."""
+    return json.dumps(
+        {"choices": [{"message": {"role": "assistant", "content": content}}]}
+    ).encode()
+
+
+GARBAGE = {
+    "string-body": Script(body=b'"hello"'),
+    "list-body": Script(body=b"[]"),
+    "empty-object": Script(body=b"{}"),
+    "null-choices": Script(body=b'{"choices": null}'),
+    "no-choices": Script(body=b'{"choices": []}'),
+    "null-message": Script(body=b'{"choices": [{"message": null}]}'),
+    "null-content": Script(body=_message(None)),
+    "list-content": Script(body=_message([1, 2])),
+    "object-content": Script(body=_message({"answer": 5})),
+    "empty-text": Script(content=""),
+    "blank-text": Script(content=" \n "),
+    "json-null-text": Script(content="null"),
+    "json-list-text": Script(content="[1,2]"),
+    "json-number-answer": Script(content='{"answer": 5}'),
+    "only-a-marker": Script(content="[orari]"),
+}
+
+STREAMED_GARBAGE = {
+    "string-chunk": Script(events=['"hello"']),
+    "list-chunk": Script(events=["[]"]),
+    "empty-chunk": Script(events=["{}"]),
+    "null-choices": Script(events=['{"choices": null}']),
+    "string-choice": Script(events=['{"choices": ["x"]}']),
+    "null-delta": Script(events=['{"choices": [{"delta": null}]}']),
+    "list-content": Script(events=['{"choices": [{"delta": {"content": [1]}}]}']),
+    "no-chunks": Script(events=[]),
+    "json-null-text": Script(content="null"),
+}
+
+
+@pytest.mark.parametrize("script", GARBAGE.values(), ids=GARBAGE.keys())
+async def test_a_completion_of_the_wrong_shape_is_an_external_service_error(
+    server: FakeOpenAI, script: Script
+) -> None:
+    """A 200 body that is no usable completion raises ExternalServiceError, nothing else."""
+    server.then(script)
+    with pytest.raises(ExternalServiceError) as caught:
+        await llm(server).answer(ask("a che ora aprite?"))
+    assert caught.value.service == "llm"
+
+
+@pytest.mark.parametrize("script", STREAMED_GARBAGE.values(), ids=STREAMED_GARBAGE.keys())
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json", "plain"])
+async def test_a_stream_of_the_wrong_shape_is_an_external_service_error(
+    server: FakeOpenAI, script: Script, json_mode: bool
+) -> None:
+    """Streamed chunks that are no completion chunks raise ExternalServiceError."""
+    server.then(script)
+    pieces: list[str] = []
+    with pytest.raises(ExternalServiceError):
+        await plain_llm(server, json_mode=json_mode, stream=True).answer(
+            ask("a che ora aprite?"), on_text=lambda piece: collect(pieces, piece)
+        )
+    assert server.requests[0]["stream"] is True
+
+
+@pytest.mark.parametrize("script", GARBAGE.values(), ids=GARBAGE.keys())
+async def test_the_breaker_answers_a_wrong_shaped_completion_offline(
+    server: FakeOpenAI, script: Script
+) -> None:
+    """Behind the breaker, a garbage completion gets the offline answer citing the KB item."""
+    offline = KbResponder(DEFAULT_MIN_CONFIDENCE)
+    breaker = BreakerResponder(llm(server), offline, failures_to_open=3)
+    request = ask("a che ora aprite?")
+    server.then(script)
+    answer = await breaker.answer(request)
+    assert answer == await offline.answer(request)
+    assert answer.sources == ("orari",)
+    assert len(server.requests) == 1
+    assert breaker.status() is ResponderStatus.OK  # one failure does not open it
+
+
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json-mode-ignored", "plain-mode"])
+async def test_a_plain_reply_cites_the_ids_in_brackets_and_drops_them(
+    server: FakeOpenAI, json_mode: bool
+) -> None:
+    """Bracketed candidate ids are cited and removed; masks and unknown ids are not cited."""
+    server.then(Script(content="Le scriviamo a [email]: apriamo alle 17:30 [orari, inventato]."))
+    answer = await plain_llm(server, json_mode=json_mode).answer(ask("a che ora aprite?"))
+    assert answer.text == "Le scriviamo a [email]: apriamo alle 17:30."
+    assert answer.sources == ("orari",)
+    assert answer.confidence >= DEFAULT_MIN_CONFIDENCE
+
+
+async def test_a_plain_reply_without_markers_cites_the_candidate_it_repeats(
+    server: FakeOpenAI,
+) -> None:
+    """With no marker, the candidate whose answer the reply mostly repeats is cited."""
+    server.then(
+        Script(
+            content="Siamo aperti tutti i giorni dalle 17:30 alle 23:00, ultimo ingresso "
+            "alle 22:30; la cassa apre alle 17:00 e il 24 e 31 dicembre si chiude alle 20:00."
+        )
+    )
+    answer = await llm(server).answer(ask("a che ora aprite?"))
+    assert answer.sources == ("orari",)
+    assert answer.text.startswith("Siamo aperti")
+    assert answer.confidence >= DEFAULT_MIN_CONFIDENCE
+
+
+async def test_a_plain_reply_matching_no_candidate_cites_nothing(server: FakeOpenAI) -> None:
+    """A plain reply that cites nothing and repeats no candidate has confidence 0."""
+    server.then(Script(content="Non sono sicuro, mi dispiace: chieda pure a un operatore."))
+    answer = await plain_llm(server).answer(ask("a che ora aprite?"))
+    assert answer.text == "Non sono sicuro, mi dispiace: chieda pure a un operatore."
+    assert answer.sources == ()
+    assert answer.confidence == 0.0
+
+
+async def test_without_json_mode_no_response_format_is_sent(server: FakeOpenAI) -> None:
+    """json_mode off: no response_format; the prompt asks for bracketed ids; they are cited."""
+    request = ask("a che ora aprite?")
+    answer = await plain_llm(server).answer(request)
+    body = server.requests[0]
+    assert "response_format" not in body
+    assert "square brackets, for example [item-id]" in body["messages"][0]["content"]
+    assert "JSON object" not in body["messages"][0]["content"]
+    assert answer.text == request.retrieved[0].item.answer
+    assert answer.sources == ("orari",)
+
+
+async def test_a_streamed_plain_reply_reaches_the_sink_without_its_marker(
+    server: FakeOpenAI,
+) -> None:
+    """Plain text streams piece by piece; the trailing [id] marker is held back and dropped."""
+    request = ask("a che ora aprite?")
+    pieces: list[str] = []
+    answer = await plain_llm(server, stream=True).answer(
+        request, on_text=lambda piece: collect(pieces, piece)
+    )
+    assert "response_format" not in server.requests[0]
+    assert len(pieces) > 3
+    assert "".join(pieces) == answer.text == request.retrieved[0].item.answer
+    assert not any("[" in piece for piece in pieces)
+    assert answer.sources == ("orari",)
+    assert (answer.input_tokens, answer.output_tokens) == (120, 30)
+
+
+async def test_a_streamed_prose_reply_in_json_mode_is_the_answer(server: FakeOpenAI) -> None:
+    """In JSON mode a streamed reply that is prose is still the answer, cited by its marker."""
+    server.then(Script(content="Apriamo alle 17:30 [orari]."))
+    pieces: list[str] = []
+    answer = await plain_llm(server, json_mode=True, stream=True).answer(
+        ask("a che ora aprite?"), on_text=lambda piece: collect(pieces, piece)
+    )
+    assert answer.text == "Apriamo alle 17:30."
+    assert answer.sources == ("orari",)
+    assert pieces == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
+def test_the_stripper_gives_the_same_text_whatever_the_cuts(size: int) -> None:
+    """Pieces add up to the whole reply's text; markers of known ids go, others stay."""
+    raw = "  Scriviamo a [email] [a, b]: [x] ok [b]\n[non chiuso [a]  "
+    whole = CitationStripper(["a", "b"])
+    expected = whole.feed(raw) + whole.finish()
+    assert expected == "Scriviamo a [email]: [x] ok\n[non chiuso"
+    assert whole.cited == ["a", "b"]
+    stripper = CitationStripper(["a", "b"])
+    pieces = [stripper.feed(raw[i : i + size]) for i in range(0, len(raw), size)]
+    assert "".join(pieces) + stripper.finish() == expected
+    assert stripper.cited == ["a", "b"]
 
 
 async def test_a_slow_server_times_out(server: FakeOpenAI) -> None:
@@ -246,37 +441,49 @@ class Ticker:
 async def test_the_breaker_falls_back_to_offline_answers_and_retries_later(
     server: FakeOpenAI,
 ) -> None:
-    """The breaker opens after three failures and closes after a good trial.
+    """Each failure gets the offline answer; three open the breaker; a good trial closes it.
 
-    While open the offline responder answers and status is DEGRADED; after the
-    cool-down one trial goes to the model, and success closes it.
+    While open the offline responder answers without the model being asked and status
+    is DEGRADED; after the cool-down one trial goes to the model, and success closes it.
     """
     ticker = Ticker()
+    offline = KbResponder(DEFAULT_MIN_CONFIDENCE)
     breaker = BreakerResponder(
-        llm(server),
-        KbResponder(DEFAULT_MIN_CONFIDENCE),
-        failures_to_open=3,
-        cool_down=30,
-        monotonic=ticker,
+        llm(server), offline, failures_to_open=3, cool_down=30, monotonic=ticker
     )
     request = ask("a che ora aprite?")
+    expected = await offline.answer(request)
     server.then(*[Script(status=500)] * 3)
-    for _ in range(3):
-        with pytest.raises(ExternalServiceError):
-            await breaker.answer(request)
+    for failures in range(1, 4):
+        assert breaker.status() is ResponderStatus.OK
+        assert await breaker.answer(request) == expected
+        assert len(server.requests) == failures
     assert breaker.status() is ResponderStatus.DEGRADED
-    calls = len(server.requests)
-    offline = await breaker.answer(request)
-    assert offline.sources == (request.retrieved[0].item.id,)
-    assert len(server.requests) == calls  # the model was not asked
+    assert await breaker.answer(request) == expected
+    assert len(server.requests) == 3  # open: the model was not asked
     ticker.now += 31
     server.then(Script(status=500))
-    assert (await breaker.answer(request)).sources  # trial failed: offline answered
+    assert await breaker.answer(request) == expected  # trial failed: offline answered
     assert breaker.status() is ResponderStatus.DEGRADED
+    assert len(server.requests) == 4
     ticker.now += 31
-    assert (await breaker.answer(request)).sources  # trial succeeded
+    answer = await breaker.answer(request)  # trial succeeded
+    assert answer.input_tokens == 120  # the model's answer, not the offline one
     assert breaker.status() is ResponderStatus.OK
-    assert len(server.requests) == calls + 2
+    assert len(server.requests) == 5
+
+
+async def test_a_success_resets_the_failure_count(server: FakeOpenAI) -> None:
+    """Failures must be in a row to open the breaker: a good answer in between resets them."""
+    breaker = BreakerResponder(llm(server), KbResponder(DEFAULT_MIN_CONFIDENCE), failures_to_open=2)
+    request = ask("a che ora aprite?")
+    server.then(Script(status=500), Script(), Script(status=500))
+    for _ in range(3):
+        assert (await breaker.answer(request)).sources == ("orari",)
+    assert breaker.status() is ResponderStatus.OK
+    server.then(Script(status=500))
+    await breaker.answer(request)
+    assert breaker.status() is ResponderStatus.DEGRADED
 
 
 @pytest.mark.skipif(not os.environ.get("OPENAI_API_KEY"), reason="OPENAI_API_KEY is not set")

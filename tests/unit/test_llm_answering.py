@@ -77,6 +77,12 @@ def test_settings_enable_the_llm_only_with_a_model(tmp_path: Any) -> None:
     assert cloud is not None
     assert cloud.session_token_budget == 5000
     assert cloud.stream is True
+    assert cloud.json_mode is True
+    plain = Settings.from_env(
+        base | {"LUCINE_LLM_MODEL": "m", "OPENAI_API_KEY": "k", "LUCINE_LLM_JSON_MODE": "false"}
+    ).llm
+    assert plain is not None
+    assert plain.json_mode is False
     assert (cloud.base_url, cloud.api_key, cloud.timeout, cloud.max_output_tokens) == (
         None,
         "sk-test",
@@ -94,6 +100,10 @@ def test_settings_enable_the_llm_only_with_a_model(tmp_path: Any) -> None:
         (
             {"LUCINE_LLM_MODEL": "m", "OPENAI_API_KEY": "k", "LUCINE_LLM_TEMPERATURE": "x"},
             "LUCINE_LLM_TEMPERATURE",
+        ),
+        (
+            {"LUCINE_LLM_MODEL": "m", "OPENAI_API_KEY": "k", "LUCINE_LLM_JSON_MODE": "maybe"},
+            "LUCINE_LLM_JSON_MODE",
         ),
     ]
     for env, field in bad:
@@ -137,31 +147,52 @@ async def test_a_failing_model_never_loses_the_message(
 ) -> None:
     """A model failing with 500 costs the visitor nothing.
 
-    The visitor's message is stored, the reply is the polite fallback with both
-    escalation actions, and the failure is recorded; then the breaker opens and the
-    offline responder answers.
+    The visitor's message is stored and the reply is the offline (knowledge-base)
+    answer, not an apology; after two failures the breaker opens and the offline
+    responder answers without the model being asked.
     """
     services = with_llm(services, server)
     server.then(Script(status=500), Script(status=500))
     first = await visitor_message(services, text="a che ora aprite?", session_id=None)
-    assert [a.action for a in first.smart_actions] == ["request_operator", "continue_ai"]
-    assert "responder_failed" in first.escalation_reasons
+    assert first.sources == ("orari",)
+    assert first.reply is not None
+    assert "17:30" in first.reply.text
+    assert "responder_failed" not in first.escalation_reasons
     history = await poll(services, session_id=first.session_id)
     assert history.messages[0].text == "a che ora aprite?"
+    assert services.responder.status() is ResponderStatus.OK
     second = await visitor_message(
         services, text="dove si parcheggia?", session_id=first.session_id
     )
-    assert second.smart_actions
+    assert second.sources == ("parcheggio",)
     assert services.responder.status() is ResponderStatus.DEGRADED
     third = await visitor_message(
         services, text="posso portare il cane?", session_id=first.session_id
     )
-    assert third.sources  # the offline responder, while the breaker is open
+    assert third.sources == ("cani",)  # the offline responder, while the breaker is open
     assert len(server.requests) == 2
     async with services.uow() as uow:
         events = await uow.events.list(session_id=first.session_id)
-    reasons = [e.payload.reasons for e in events if e.type is EventType.KB_ANSWER]  # type: ignore[union-attr]
-    assert sum("responder_failed" in r for r in reasons) == 2
+    answered = [e.payload for e in events if e.type is EventType.KB_ANSWER]
+    assert len(answered) == 3
+    assert not any("responder_failed" in a.reasons for a in answered)  # type: ignore[union-attr]
+    assert all(a.input_tokens == 0 for a in answered)  # type: ignore[union-attr]
+
+
+def test_a_garbage_completion_gets_the_offline_answer_over_http(
+    services: Services, server: FakeOpenAI
+) -> None:
+    """A 200 whose body is the JSON string "hello" gives a 2xx with the KB's answer, not 500."""
+    services = with_llm(services, server)
+    server.then(Script(body=b'"hello"'))
+    with TestClient(create_app(services)) as client:
+        response = client.post("/api/chat", json={"message": "a che ora aprite?"})
+    assert 200 <= response.status_code < 300
+    body = response.json()
+    assert body["sources"] == ["orari"]
+    assert "17:30" in body["reply"]
+    assert not body["smartActions"]
+    assert len(server.requests) == 1
 
 
 async def test_a_chat_past_its_token_budget_is_answered_offline(
