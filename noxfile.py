@@ -24,7 +24,16 @@ def tests(session: nox.Session) -> None:
         return
     # Playwright's sync API keeps an event loop running in the main thread while its
     # browser lives, which the asyncio tests cannot share: browsers get their own process.
-    session.run("pytest", f"--hypothesis-profile={profile}", "-m", "not browser")
+    # One worker per core (pytest-xdist); each has its own Postgres database.
+    session.run(
+        "pytest",
+        f"--hypothesis-profile={profile}",
+        "-m",
+        "not browser",
+        "-n",
+        "auto",
+        "--durations=10",
+    )
     session.run("pytest", "-m", "browser", "tests/browser")
 
 
