@@ -15,6 +15,7 @@ from lucine_core.text import clean_text, fold
 __all__ = [
     "ITEM_ID",
     "MAX_LENGTH",
+    "RESERVED_IDS",
     "Answer",
     "AnswerRequest",
     "KnowledgeBaseItem",
@@ -27,6 +28,8 @@ __all__ = [
 
 # Ids are cited as sources in replies and typed in URLs, so keep them plain.
 ITEM_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# Paths under /api/kb that are not items: an item of that id could not be read back.
+RESERVED_IDS: Final = frozenset({"gaps", "try"})
 MAX_LENGTH: Final = {"question": 500, "answer": 5000, "keyword": 200}
 MAX_KEYWORDS: Final = 50
 
@@ -130,6 +133,8 @@ def new_item(
             field="id",
             reason="must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
+    if item_id.lower() in RESERVED_IDS:
+        raise ValidationError(field="id", reason=f"{item_id!r} is reserved; choose another id")
     kept = tuple(
         clean_text(k, field="keywords", max_length=MAX_LENGTH["keyword"])
         for k in keywords

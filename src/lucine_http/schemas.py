@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from lucine_core.messages import Message
+from lucine_core.services.gaps import Gap, GapGroup
 from lucine_core.services.views import ChatReply, EscalationOutcome, PollResult, QueueInfo
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "ActionOut",
     "ChatIn",
     "ChatOut",
+    "GapGroupOut",
+    "GapOut",
+    "GapsOut",
     "MessageOut",
     "PollOut",
     "QueueOut",
@@ -23,6 +27,7 @@ __all__ = [
     "SmartActionOut",
     "TicketFormIn",
     "TicketFormOut",
+    "gaps_out",
     "message_out",
     "queue_out",
 ]
@@ -144,6 +149,30 @@ class TicketFormOut(Camel):
     status: str
 
 
+class GapOut(Camel):
+    """A visitor's message the assistant could not answer well (personal data masked)."""
+
+    text: str
+    at: datetime
+    session_id: str
+    confidence: float
+
+
+class GapGroupOut(Camel):
+    """Unanswered messages that ask the same thing; up to five examples, newest first."""
+
+    count: int
+    last_at: datetime
+    examples: list[GapOut]
+
+
+class GapsOut(Camel):
+    """The knowledge gaps of the last ``days`` days, the largest group first."""
+
+    groups: list[GapGroupOut]
+    days: int
+
+
 def queue_out(queue: QueueInfo | None) -> QueueOut | None:
     """The wire form of a queue place."""
     if queue is None:
@@ -219,4 +248,28 @@ def poll_out(result: PollResult) -> PollOut:
         operator=result.operator_name,
         queue=queue_out(result.queue),
         last_seq=result.last_seq,
+    )
+
+
+def _gap_out(gap: Gap) -> GapOut:
+    return GapOut(
+        text=gap.text,
+        at=gap.at,
+        session_id=gap.session_id,
+        confidence=round(gap.confidence, 3),
+    )
+
+
+def gaps_out(groups: list[GapGroup], days: int) -> GapsOut:
+    """The wire form of the knowledge-gaps report."""
+    return GapsOut(
+        groups=[
+            GapGroupOut(
+                count=group.count,
+                last_at=group.last_at,
+                examples=[_gap_out(gap) for gap in group.examples],
+            )
+            for group in groups
+        ],
+        days=days,
     )

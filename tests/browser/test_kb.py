@@ -2,7 +2,8 @@
 
 Admins search, add, edit, try and delete items through the form; a visitor on /demo gets
 the new answer at once; plain operators read and try, nothing more. Answers with markup
-show literally everywhere they appear. One server serves the module: each test uses
+show literally everywhere they appear. Questions nothing answered are listed, grouped, and
+open their chats. One server serves the module: each test uses
 item ids of its own and deletes what it made.
 """
 
@@ -38,6 +39,13 @@ PAYLOADS = [
     "<b><i>markup rotto <div title='",
     "javascript:alert(6)",
 ]
+# Off-topic questions no sample item answers: the first two ask the same thing.
+UNANSWERED = [
+    "chi ha vinto la partita ieri?",
+    "chi ha vinto la partita di calcio ieri sera?",
+    '<img src=x onerror="window.__xss = 9"> che tempo farà domani?',
+]
+ANSWERED = "quanto costa il biglietto?"
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +84,21 @@ class KnowledgeBase:
         self.human = trial.locator("#kb-try-human")
         self.sources = trial.locator("#kb-try-sources .kb-hit")
         self.others = trial.locator("#kb-try-retrieved .kb-hit")
+        gaps = view.get_by_role("region", name="Domande senza risposta")
+        self.gaps = gaps
+        self.gap_groups = gaps.locator("#kb-gaps-list .kb-gap")
+        self.gaps_period = gaps.get_by_label("Periodo")
+        self.gaps_empty = gaps.locator("#kb-gaps-empty")
 
     def open(self) -> None:
         """Go to the view; the list loads."""
         Dashboard(self.page).tab("Base di conoscenza")
         expect(self.view).to_be_visible()
         expect(self.items).not_to_have_count(0)
+
+    def gap(self, text: str) -> Locator:
+        """The group whose first or other examples include ``text``."""
+        return self.gap_groups.filter(has=self.page.locator(".kb-gap-open", has_text=text))
 
     def find(self, words: str, language: str = "Tutte") -> None:
         """Type ``words`` in the search box and choose a language."""
@@ -345,3 +362,58 @@ def test_markup_in_an_answer_is_only_text(browser: Browser, lucine: RunningServe
         kb.delete.click()
         kb.form.get_by_role("button", name="Sì, elimina").click()
         expect(kb.items).to_have_count(0)
+
+
+def test_unanswered_questions_are_listed_grouped_and_open_their_chats(
+    browser: Browser, lucine: RunningServer
+) -> None:
+    """Questions nothing answered show, grouped by meaning, as text; an answered one does not.
+
+    The group of two shows its count, its newest question as the title, the other below and
+    the last date; the period selector asks the server again; a question opens its chat.
+    Served without its CSP, markup in a question stays text.
+    """
+    sessions = {text: visitor_answer(lucine, text)["sessionId"] for text in UNANSWERED}
+    assert visitor_answer(lucine, ANSWERED)["sources"]
+    with open_page(browser, lucine) as page:
+        page.route("**/dashboard", without_csp)
+        Dashboard(page).login()
+        kb = KnowledgeBase(page)
+        kb.open()
+        expect(kb.gaps).to_be_visible()
+        for text in UNANSWERED:
+            expect(kb.gap(text)).to_have_count(1)
+        expect(kb.gaps).not_to_contain_text(ANSWERED)
+        pair = kb.gap(UNANSWERED[0])
+        expect(pair).to_have_count(1)
+        expect(pair.locator(".kb-gap-count")).to_have_text("2")
+        expect(pair.locator(".kb-gap-title")).to_have_text(UNANSWERED[1])
+        expect(pair.locator(".kb-gap-examples li")).to_have_text([UNANSWERED[0]])
+        expect(pair.locator(".kb-gap-when")).to_have_text(
+            re.compile(r"^Ultima: \d\d/\d\d/\d{4},? \d\d:\d\d$")
+        )
+        marked = kb.gap("che tempo farà domani?").locator(".kb-gap-title")
+        expect(marked).to_have_text(UNANSWERED[2])
+        expect(kb.gaps.locator("img")).to_have_count(0)
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        kb.gaps.scroll_into_view_if_needed()
+        screenshot(page, "dashboard-kb-gaps")
+
+        with page.expect_response(lambda r: "/api/kb/gaps?days=7" in r.url) as week:
+            kb.gaps_period.select_option(label="Ultimi 7 giorni")
+        assert week.value.ok
+        expect(kb.gap(UNANSWERED[1])).to_have_count(1)
+        page.route(
+            "**/api/kb/gaps?days=90",
+            lambda route: route.fulfill(json={"groups": [], "days": 90}),
+        )
+        kb.gaps_period.select_option(label="Ultimi 90 giorni")
+        expect(kb.gaps_empty).to_have_text("Nessuna domanda senza risposta negli ultimi 90 giorni.")
+        expect(kb.gap_groups).to_have_count(0)
+        kb.gaps_period.select_option(label="Ultimi 30 giorni")
+        expect(kb.gaps_empty).to_be_hidden()
+
+        kb.gap(UNANSWERED[1]).locator(".kb-gap-title").click()
+        expect(page.locator("#view-chats")).to_be_visible()
+        expect(page.locator("#conv-title")).to_have_attribute("title", sessions[UNANSWERED[1]])
+        expect(page.locator("#messages")).to_contain_text(UNANSWERED[1])

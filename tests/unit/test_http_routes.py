@@ -175,6 +175,7 @@ OPERATOR_ROUTES: list[Route] = [
     ("GET", "/api/kb", None),
     ("GET", "/api/kb/orari", None),
     ("POST", "/api/kb/try", {"question": "a che ora aprite?"}),
+    ("GET", "/api/kb/gaps", None),
 ]
 KB_ITEM = {"question": "Si può pattinare?", "answer": "Sì, sulla pista.", "keywords": ["pista"]}
 # Routes every operator reaches but only an admin may use (the use case says 403).
@@ -824,7 +825,7 @@ def test_kb_item_added_answers_visitors_then_edits_and_deletion_take_effect(api:
 def test_kb_changes_refuse_bad_items_and_unknown_ids(api: Api) -> None:
     """Bad items and unknown ids are refused and change nothing.
 
-    A taken id is 409; a bad id, empty answer or long question 400 naming it; editing or
+    A taken id is 409; a bad or reserved id, empty answer or long question 400 naming it; editing or
     deleting an unknown id 404; none of these changes anything.
     """
     _, root = api.operator("root", role=Role.ADMIN)
@@ -832,6 +833,8 @@ def test_kb_changes_refuse_bad_items_and_unknown_ids(api: Api) -> None:
     post = functools.partial(api.client.post, "/api/kb", headers=root)
     assert post(json={"id": "orari", **KB_ITEM}).status_code == 409
     assert_bad(post(json={"id": "no spaces", **KB_ITEM}), "id")
+    # GET /api/kb/gaps is the gaps list: an item of that id could never be read back.
+    assert_bad(post(json={"id": "gaps", **KB_ITEM}), "id")
     assert_bad(post(json={"id": "ok", **KB_ITEM, "answer": "  "}), "answer")
     assert_bad(post(json={"id": "ok", **KB_ITEM, "question": "?" * 501}), "question")
     assert_bad(post(json={"id": "ok", **KB_ITEM, "keywords": "pista"}), "keywords")
@@ -888,6 +891,48 @@ def test_kb_try_answers_like_a_new_chat_and_stores_nothing(api: Api) -> None:
     chats = api.client.get("/api/chat-management/active-chats", headers=ada).json()
     assert chats == []
     assert api.client.get("/api/analytics/stats", headers=ada).json()["today"]["totalChats"] == 0
+
+
+# Questions no sample item answers (the first two ask the same thing), and one it does.
+UNANSWERED = [
+    "chi ha vinto la partita ieri?",
+    "chi ha vinto la partita di calcio ieri sera?",
+    "mi consigli un hotel economico?",
+]
+ANSWERED = "quanto costa il biglietto?"
+
+
+def test_kb_gaps_group_what_visitors_asked_and_nobody_answered(api: Api) -> None:
+    """The report lists the unanswered questions, grouped, and not the answered one.
+
+    Asking the same thing twice makes one group of two, listed first; days and limit out of
+    range are 400 naming them.
+    """
+    _, ada = api.operator("ada")
+    empty = api.client.get("/api/kb/gaps", headers=ada)
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == {"groups": [], "days": 30}
+    sessions = {text: api.visitor_chat(text) for text in [*UNANSWERED, ANSWERED]}
+    response = api.client.get("/api/kb/gaps", params={"days": 7}, headers=ada)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["days"] == 7
+    groups = body["groups"]
+    examples = [example for group in groups for example in group["examples"]]
+    assert sorted(e["text"] for e in examples) == sorted(UNANSWERED)
+    assert {e["sessionId"] for e in examples} == {sessions[text] for text in UNANSWERED}
+    assert all(0.0 <= e["confidence"] < 0.3 for e in examples), examples
+    assert groups[0]["count"] == 2
+    assert {e["text"] for e in groups[0]["examples"]} == set(UNANSWERED[:2])
+    assert all(g["count"] == len(g["examples"]) for g in groups)
+    assert all(g["lastAt"] == max(e["at"] for e in g["examples"]) for g in groups)
+    one = api.client.get("/api/kb/gaps", params={"limit": 1}, headers=ada).json()
+    assert one["groups"] == groups[:1]
+    gaps = functools.partial(api.client.get, "/api/kb/gaps", headers=ada)
+    for days in (0, 3651, "tanti"):
+        assert_bad(gaps(params={"days": days}), "days")
+    for limit in (0, 201):
+        assert_bad(gaps(params={"limit": limit}), "limit")
 
 
 # --- the whole conversation ---------------------------------------------------------------

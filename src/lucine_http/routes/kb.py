@@ -1,4 +1,4 @@
-"""/api/kb: the knowledge base; operators read it and try questions, admins change it."""
+"""/api/kb: the knowledge base; operators read it, try questions, see its gaps; admins edit."""
 
 # Litestar reads handler annotations at run time: no postponed evaluation here.
 
@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from lucine_core.enums import Language
 from lucine_core.kb import MAX_KEYWORDS, KnowledgeBaseItem, RetrievedItem
 from lucine_core.operators import Operator
+from lucine_core.services.gaps import knowledge_gaps
 from lucine_core.services.knowledge import (
     create_kb_item,
     delete_kb_item,
@@ -21,7 +22,7 @@ from lucine_core.services.knowledge import (
     update_kb_item,
 )
 from lucine_http.deps import App, current_operator
-from lucine_http.schemas import Camel
+from lucine_http.schemas import Camel, GapsOut, gaps_out
 
 __all__ = ["router"]
 
@@ -118,6 +119,25 @@ async def list_route(
     return [item_out(i) for i in await list_kb_items(app.services, query=q, language=language)]
 
 
+@get("/gaps", summary="What visitors asked that the knowledge base could not answer")
+async def gaps_route(
+    app: NamedDependency[App],
+    me: NamedDependency[Operator],
+    days: Annotated[
+        int, QueryParameter(ge=1, le=3650, description="How many days back, 1-3650")
+    ] = 30,
+    limit: Annotated[
+        int, QueryParameter(ge=1, le=200, description="At most this many groups")
+    ] = 20,
+) -> GapsOut:
+    """Questions answered with low confidence, hedged or failed, grouped by meaning.
+
+    The largest group first (then the most recent); each with up to five examples, newest
+    first, personal data masked. Asking for a human is not a gap.
+    """
+    return gaps_out(await knowledge_gaps(app.services, days=days, limit=limit), days)
+
+
 @get("/{item_id:str}", summary="One item")
 async def get_route(
     item_id: FromPath[str], app: NamedDependency[App], me: NamedDependency[Operator]
@@ -190,7 +210,15 @@ async def try_route(
 
 router = Router(
     path="/api/kb",
-    route_handlers=[list_route, get_route, create_route, update_route, delete_route, try_route],
+    route_handlers=[
+        list_route,
+        gaps_route,
+        get_route,
+        create_route,
+        update_route,
+        delete_route,
+        try_route,
+    ],
     dependencies={"me": Provide(current_operator)},
     tags=["knowledge base"],
 )

@@ -1,8 +1,10 @@
 // The knowledge base: search and browse the items, read one or (admins) add, edit and delete
-// them, and try a question to see what the assistant would answer, cited sources included.
+// them, try a question to see what the assistant would answer, cited sources included, and
+// see what visitors asked that nothing answered (kb-gaps.js).
 
 import { api, enc } from "./api.js";
 import { $, attempt, badge, errorText, fillSelect, h, label, toast } from "./dom.js";
+import { initGaps, loadGaps, resetGaps } from "./kb-gaps.js";
 import { initTrial, resetTrial } from "./kb-try.js";
 
 const SEARCH_DELAY_MS = 250;
@@ -67,7 +69,7 @@ function markOpen() {
 }
 
 /** The items containing the words in the search box, in the chosen language, by id. */
-export async function loadKb() {
+async function loadItems() {
   applyRole();
   const query = new URLSearchParams();
   const words = $("kb-q").value.trim();
@@ -85,9 +87,16 @@ export async function loadKb() {
   $("kb-empty").hidden = items.length > 0;
 }
 
+/** The view: its items and the unanswered questions (one failing does not hide the other). */
+export async function loadKb() {
+  const results = await Promise.allSettled([loadItems(), loadGaps()]);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 function searchSoon() {
   clearTimeout(state.timer);
-  state.timer = setTimeout(() => attempt(loadKb), SEARCH_DELAY_MS);
+  state.timer = setTimeout(() => attempt(loadItems), SEARCH_DELAY_MS);
 }
 
 // ---- one item ----------------------------------------------------------------------------
@@ -177,7 +186,7 @@ export async function openKbItem(itemId) {
   } catch (error) {
     if (error.status === 404) {
       toast(`La voce «${itemId}» non esiste più.`, "error");
-      await attempt(loadKb);
+      await attempt(loadItems);
     } else if (error.status !== 401) toast(errorText(error), "error");
   }
 }
@@ -209,7 +218,7 @@ function formError(error, itemId) {
     showError(`Esiste già una voce con ID «${itemId}»: scegline un altro.`, "id");
   } else if (error.status === 404) {
     showError(`La voce «${itemId}» non esiste più: forse l'ha eliminata un altro amministratore.`);
-    attempt(loadKb);
+    attempt(loadItems);
   } else if (error.status === 403) {
     showError("Solo gli amministratori possono modificare la base di conoscenza.");
   } else showError(errorText(error));
@@ -242,7 +251,7 @@ async function save(event) {
       : await api(`/api/kb/${enc(itemId)}`, { method: "PUT", body });
     showItem(item);
     toast(creating ? `Voce «${item.id}» creata.` : `Voce «${item.id}» salvata.`);
-    await attempt(loadKb);
+    await attempt(loadItems);
   } catch (error) {
     formError(error, itemId);
   } finally {
@@ -267,7 +276,7 @@ async function confirmDelete(event) {
     await api(`/api/kb/${enc(itemId)}`, { method: "DELETE" });
     showPlaceholder();
     toast(`Voce «${itemId}» eliminata.`);
-    await attempt(loadKb);
+    await attempt(loadItems);
   } catch (error) {
     hideConfirm();
     formError(error, itemId);
@@ -285,10 +294,10 @@ export function initKb(context) {
   $("kb-search").addEventListener("submit", (event) => {
     event.preventDefault();
     clearTimeout(state.timer);
-    attempt(loadKb);
+    attempt(loadItems);
   });
   $("kb-q").addEventListener("input", searchSoon);
-  $("kb-filter-language").addEventListener("change", () => attempt(loadKb));
+  $("kb-filter-language").addEventListener("change", () => attempt(loadItems));
   $("kb-new").addEventListener("click", newItem);
   $("kb-form").addEventListener("submit", save);
   $("kb-delete").addEventListener("click", askDelete);
@@ -298,6 +307,7 @@ export function initKb(context) {
   });
   $("kb-delete-yes").addEventListener("click", confirmDelete);
   initTrial(openKbItem);
+  initGaps((sessionId) => ctx.openChat(sessionId));
 }
 
 /** Forget everything (logout): the next operator may have another role. */
@@ -309,5 +319,6 @@ export function resetKb() {
   $("kb-list").replaceChildren();
   $("kb-count").textContent = "0";
   resetTrial();
+  resetGaps();
   showPlaceholder();
 }
