@@ -136,6 +136,7 @@ def serve_process(
     database_url: str | None = None,
     migrate: bool = True,
     admin: bool = True,
+    admin_first: bool = False,
     env: Mapping[str, str] | None = None,
     attempts: int = 3,
 ) -> Iterator[RunningServer]:
@@ -143,10 +144,14 @@ def serve_process(
 
     Waits until GET /api/health answers 200 (30 s at most), creates the first admin, and
     stops the process on exit. A port taken between choosing and binding is retried.
+    With ``admin_first`` the admin is created before the server ever ran, on the fresh
+    data directory (the README's set-up for a service).
     """
     with tempfile.TemporaryDirectory(prefix="lucine-serve-") as folder:
         data_dir = Path(folder) / "data"
         environment = _environment(data_dir, database_url, env or {})
+        if admin_first:
+            create_admin(environment)
         server = None
         for attempt in range(1, attempts + 1):
             port = free_port()
@@ -180,7 +185,7 @@ def serve_process(
                 raise
         assert server is not None
         try:
-            if admin:
+            if admin and not admin_first:
                 create_admin(environment)
             yield server
         finally:

@@ -1,15 +1,20 @@
-"""What every command shares: one-line errors with exit code 2, and the settings."""
+"""What every command shares: one-line errors with exit code 2, settings, the database."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import NoReturn
 
 import typer
 
+from lucine_adapters.bootstrap import running
 from lucine_adapters.settings import Settings
+from lucine_adapters.sql import migrate
 from lucine_core.errors import LucineError
+from lucine_core.services import Services
 
-__all__ = ["fail", "load_settings"]
+__all__ = ["database_services", "fail", "load_settings"]
 
 
 def fail(message: str) -> NoReturn:
@@ -24,3 +29,15 @@ def load_settings() -> Settings:
         return Settings.from_env()
     except LucineError as error:
         fail(error.message)
+
+
+@asynccontextmanager
+async def database_services(settings: Settings) -> AsyncIterator[Services]:
+    """The services on the configured database, its schema created or upgraded first.
+
+    Every command that reads or writes the database comes through here, so that on a
+    fresh data directory it works as its first step, as `lucine serve` does.
+    """
+    await migrate.upgrade(settings.resolved_database_url)
+    async with running(settings) as services:
+        yield services

@@ -12,14 +12,13 @@ from typing import Annotated, Any
 import attrs
 import typer
 
-from lucine_adapters.bootstrap import bootstrap, close, running
+from lucine_adapters.bootstrap import bootstrap, close
 from lucine_adapters.kb import dump_kb, load_kb
 from lucine_adapters.kb.calibration import Sample, fit, samples
 from lucine_adapters.kb.evalset import load_cases
 from lucine_adapters.kb.hybrid import HybridKnowledgeBase
-from lucine_adapters.sql import migrate
 from lucine_adapters.sql.kb import SqlKnowledgeBase
-from lucine_cli.common import fail, load_settings
+from lucine_cli.common import database_services, fail, load_settings
 from lucine_core.errors import LucineError
 from lucine_core.kb import KnowledgeBaseItem
 from lucine_core.services import Services
@@ -36,16 +35,12 @@ kb_app = typer.Typer(
 
 
 async def _replace(items: list[KnowledgeBaseItem]) -> None:
-    config = load_settings()
-    await migrate.upgrade(config.resolved_database_url)
-    async with running(config) as services:
+    async with database_services(load_settings()) as services:
         await services.kb.replace_all(items)
 
 
 async def _items() -> list[KnowledgeBaseItem]:
-    config = load_settings()
-    await migrate.upgrade(config.resolved_database_url)
-    async with running(config) as services:
+    async with database_services(load_settings()) as services:
         return list(await services.kb.list_items())
 
 
@@ -103,8 +98,7 @@ async def _services(kb: Path | None) -> AsyncIterator[Services]:
         finally:
             await close(services)
         return
-    await migrate.upgrade(config.resolved_database_url)
-    async with running(config) as services:
+    async with database_services(config) as services:
         yield services
 
 
@@ -249,9 +243,7 @@ def kb_calibrate(
 
 
 async def _gaps(days: int, limit: int) -> list[GapGroup]:
-    config = load_settings()
-    await migrate.upgrade(config.resolved_database_url)
-    async with running(config) as services:
+    async with database_services(load_settings()) as services:
         return await knowledge_gaps(services, days=days, limit=limit)
 
 

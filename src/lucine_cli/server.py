@@ -13,7 +13,7 @@ import typer
 from lucine_adapters.bootstrap import running
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
-from lucine_cli.common import fail, load_settings
+from lucine_cli.common import database_services, fail, load_settings
 from lucine_core.enums import Role
 from lucine_core.errors import LucineError
 from lucine_core.services.operators import create_operator, list_operators
@@ -23,7 +23,12 @@ __all__ = ["operator_app", "serve"]
 operator_app = typer.Typer(name="operator", help="Operator accounts.", no_args_is_help=True)
 
 
-async def _operator_count(settings: Settings) -> int:
+async def _operator_count(settings: Settings, *, migrate_first: bool) -> int:
+    url = settings.resolved_database_url
+    if migrate_first:
+        await migrate.upgrade(url)
+    elif await migrate.current(url) != migrate.head():
+        fail("the database schema is not current: run `lucine db upgrade` (or drop --no-migrate)")
     async with running(settings) as services:
         return len(await list_operators(services))
 
@@ -42,9 +47,7 @@ def serve(
     settings = load_settings()
     url = settings.resolved_database_url
     try:
-        if migrate_first:
-            asyncio.run(migrate.upgrade(url))
-        operators = asyncio.run(_operator_count(settings))
+        operators = asyncio.run(_operator_count(settings, migrate_first=migrate_first))
     except LucineError as error:
         fail(error.message)
     base = os.environ.get("LUCINE_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
@@ -99,7 +102,7 @@ async def _create(
     display_name: str | None = None,
     capacity: int = 3,
 ) -> str:
-    async with running(settings) as services:
+    async with database_services(settings) as services:
         view = await create_operator(
             services,
             actor_id=None,

@@ -128,3 +128,35 @@ def test_kb_export_and_import_round_trip_through_the_database(
     out = tmp_path / "out.json"
     assert runner.invoke(app, ["kb", "export", str(out)]).exit_code == 0
     assert [item["id"] for item in json.loads(out.read_text())] == ["wifi"]
+
+
+def test_operator_create_on_a_fresh_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`operator create --password-stdin` works where nothing has made the database yet.
+
+    It creates the schema first, as `serve` does; a second account of the same name is
+    refused in one line with exit code 2.
+    """
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    argv = ["operator", "create", "--admin", "--username", "admin", "--password-stdin"]
+    created = runner.invoke(app, argv, input="a long enough passphrase\n")
+    assert created.exit_code == 0, created.output
+    assert "created admin admin" in created.output
+    again = runner.invoke(app, argv, input="a long enough passphrase\n")
+    assert again.exit_code == 2
+    assert len(again.output.strip().splitlines()) == 1
+
+
+def test_serve_without_migrating_a_fresh_database_names_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --no-migrate` on a database without the schema says, in one line, what to run."""
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    refused = runner.invoke(app, ["serve", "--no-migrate"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "error: the database schema is not current: run `lucine db upgrade` (or drop --no-migrate)"
+    ]

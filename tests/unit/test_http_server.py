@@ -160,6 +160,17 @@ def test_admin_from_the_cli_logs_in(sqlite_server: RunningServer) -> None:
     check_admin(sqlite_server)
 
 
+def test_first_admin_created_before_the_first_start_logs_in() -> None:
+    """The README's set-up for a service, on a fresh data directory, works in that order.
+
+    `lucine operator create --admin --username admin --password-stdin` runs before
+    anything has made the database (it creates and migrates it), then `lucine serve`
+    starts on it and that admin logs in.
+    """
+    with serve_process(admin_first=True) as server:
+        check_admin(server)
+
+
 def test_database_in_the_data_dir_and_no_key_file(sqlite_server: RunningServer) -> None:
     """The SQLite file is in LUCINE_DATA_DIR; with LUCINE_SECRET_KEY set, no secret.key appears."""
     assert (sqlite_server.data_dir / "lucine.sqlite3").is_file()
