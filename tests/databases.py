@@ -6,6 +6,7 @@ Where none answers the Postgres tests skip with one line; under CI=true they fai
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from lucine_adapters.sql import migrate
 from lucine_adapters.sql.database import SqlDatabase, make_engine, sqlite_url
 from lucine_adapters.sql.tables import metadata
 
@@ -63,9 +65,7 @@ def postgres_url() -> Iterator[str]:
     with psycopg.connect(_plain(admin_url()), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # name is ours
     url = make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    metadata.create_all(engine)
-    engine.dispose()
+    asyncio.run(migrate.upgrade(url))  # the schema as production builds it, stamped
     try:
         yield url
     finally:
