@@ -55,17 +55,20 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
+    # nox runs its sessions on .venv, where everything is installed already: once per run.
+    nox = [str(_bin("nox")), "--no-venv", "--no-install"]
     commands = {
         "start": [str(_bin("lucine")), "serve", *rest],
-        "test": [str(_bin("nox")), "-s", "tests", "--", *rest],
-        "nox": [str(_bin("nox")), *rest],
+        "test": [*nox, "-s", "tests", "--", *rest],
+        "nox": [*nox, *rest],
         "lucine": [str(_bin("lucine")), *rest],
     }
     if command not in commands:
         print(f"dev.py: unknown command {command!r} (start, test, nox, lucine)", file=sys.stderr)
         return 2
     ensure_venv()
-    return subprocess.call(commands[command], cwd=ROOT)
+    env = {**os.environ, "PATH": os.pathsep.join([str(_bin("python").parent), os.environ["PATH"]])}
+    return subprocess.call(commands[command], cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":

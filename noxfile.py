@@ -1,4 +1,9 @@
-"""Lucine's automation: `nox -s tests lint typecheck layers` (what CI runs)."""
+"""Lucine's automation: `nox -s tests lint typecheck layers` (what CI runs).
+
+`python3 dev.py nox ...` runs these sessions on the one .venv dev.py installs (nox
+--no-venv --no-install): the project is installed once, not once per session. Plain
+`nox` still gives each session a virtualenv of its own.
+"""
 
 from __future__ import annotations
 
@@ -14,27 +19,38 @@ PYTHON = os.environ.get("LUCINE_NOX_PYTHON", "3.11")
 SOURCES = ["src", "tests", "noxfile.py", "dev.py", "bench"]
 
 
+def _pytest(session: nox.Session, profile: str) -> None:
+    """The whole suite: unit and contract tests, then the browser tests, each group parallel."""
+    # Playwright's sync API keeps an event loop running in the main thread while its
+    # browser lives, which the asyncio tests cannot share: browsers get their own process.
+    # One worker per core (pytest-xdist); each has its own Postgres database, and each
+    # browser worker its own server and Chromium.
+    hypothesis = f"--hypothesis-profile={profile}"
+    session.run("pytest", hypothesis, "-m", "not browser", "-n", "auto", "--durations=10")
+    session.run("pytest", "-m", "browser", "tests/browser", "-n", "2", "--durations=10")
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit and contract tests on every adapter available here."""
+    """Unit and contract tests on every adapter available here, then the browser tests."""
     session.install("-e", ".[test]")
     profile = "ci" if os.environ.get("CI") == "true" else "dev"
     if session.posargs:
         session.run("pytest", f"--hypothesis-profile={profile}", *session.posargs)
         return
-    # Playwright's sync API keeps an event loop running in the main thread while its
-    # browser lives, which the asyncio tests cannot share: browsers get their own process.
-    # One worker per core (pytest-xdist); each has its own Postgres database.
-    session.run(
-        "pytest",
-        f"--hypothesis-profile={profile}",
-        "-m",
-        "not browser",
-        "-n",
-        "auto",
-        "--durations=10",
-    )
-    session.run("pytest", "-m", "browser", "tests/browser")
+    _pytest(session, profile)
+
+
+@nox.session(python=PYTHON, default=False)
+def stress(session: nox.Session) -> None:
+    """The suite with its long repetitions at full length (nightly): races, schemathesis,
+    Hypothesis (tests/lengths.py says how long)."""
+    session.install("-e", ".[test]")
+    session.env["LUCINE_STRESS"] = "1"
+    if session.posargs:
+        session.run("pytest", "--hypothesis-profile=stress", *session.posargs)
+        return
+    _pytest(session, "stress")
 
 
 @nox.session(python=PYTHON)

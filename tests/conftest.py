@@ -14,13 +14,18 @@ from lucine_core.enums import Role
 from lucine_core.services import Services
 from lucine_core.services.operators import create_operator
 from tests.databases import postgres_url
+from tests.lengths import HYPOTHESIS_EXAMPLES, MODE
 
 __all__ = ["PASSWORD", "make_operator", "minutes", "postgres_url"]
 
-settings.register_profile("dev", max_examples=50, deadline=None)
-settings.register_profile(
-    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+for _mode, _examples in HYPOTHESIS_EXAMPLES.items():
+    settings.register_profile(
+        _mode,
+        max_examples=_examples,
+        deadline=None,
+        suppress_health_check=[] if _mode == "dev" else [HealthCheck.too_slow],
+    )
+settings.load_profile(MODE)  # --hypothesis-profile overrides it
 
 PASSWORD = "a long enough test passphrase"
 

@@ -34,6 +34,7 @@ from lucine_core.services.operators import create_operator, set_availability
 from lucine_core.services.privacy import to_jsonable
 from lucine_core.services.sweep import sweep
 from lucine_core.services.tickets import create_ticket_from_widget
+from tests.lengths import repetitions
 
 PHRASES = ["a che ora aprite?", "voglio un operatore", "parcheggio", "how much?", "ciao"]
 
@@ -188,7 +189,7 @@ class Agreement(RuleBasedStateMachine):
 def test_memory_and_sqlite_agree() -> None:
     """Every read of the in-memory and the SQLite adapters agrees after every step."""
     # Each example builds two products and a SQLite file: fewer, longer runs than elsewhere.
-    examples = 50 if (settings.default.max_examples or 0) >= 100 else 15
+    examples = repetitions("LUCINE_AGREEMENT_EXAMPLES", dev=15, ci=50, stress=300)
     Agreement.TestCase.settings = settings(
         max_examples=examples, stateful_step_count=25, deadline=None
     )

@@ -3,14 +3,13 @@
 On Postgres every task has its own connection from the pool, so the races are real;
 SQLite serialises writers (BEGIN IMMEDIATE) and the in-memory adapter serialises units
 of work: the same use-case code must be right on all three. On Postgres each race runs
-LUCINE_RACE_RUNS times in a row (20 under CI=true, 3 otherwise), each on an emptied
-database; on the serialising adapters 3 times.
+LUCINE_RACE_RUNS times in a row (5 under CI=true, 50 in `nox -s stress`, 3 otherwise),
+each on an emptied database; on the serialising adapters 3 times.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 
 import attrs
@@ -26,10 +25,9 @@ from lucine_core.services.chat import poll, visitor_message
 from lucine_core.services.handoff import request_operator, take_chat
 from lucine_core.services.operators import create_operator, set_availability
 from tests.contract.conftest import AdapterOpener
+from tests.lengths import repetitions
 
-POSTGRES_RUNS = int(
-    os.environ.get("LUCINE_RACE_RUNS", "20" if os.environ.get("CI") == "true" else "3")
-)
+POSTGRES_RUNS = repetitions("LUCINE_RACE_RUNS", dev=3, ci=5, stress=50)
 
 
 def runs(request: pytest.FixtureRequest) -> range:

@@ -35,13 +35,16 @@ from lucine_core.services.tickets import create_ticket_from_widget
 from lucine_http.app import create_app
 from lucine_http.config import HttpConfig, Limit
 from tests.conftest import PASSWORD, make_operator
+from tests.lengths import repetitions
 
+# Cases per operation and generation mode (small input spaces give fewer): 30 at a desk and
+# in CI, which makes over 1,000 in all, and ten times as many in `nox -s stress`.
+PER_OPERATION = repetitions("LUCINE_SCHEMATHESIS_CASES", dev=30, ci=30, stress=300)
 MIN_CASES = 1000
 # Event streams answer until the client leaves, which costs each case a keep-alive; they
 # have no body to check against a schema either. Real-server tests cover them
 # (tests/unit/test_http_stream.py).
 STREAMS = frozenset({"/api/chat/stream/{session_id}", "/api/operators/stream"})
-PER_OPERATION = 30  # per operation and generation mode; small input spaces give fewer
 UNLIMITED = Limit(count=10**6, window=timedelta(minutes=1))
 CHECKS = {
     "not_a_server_error": not_a_server_error,
