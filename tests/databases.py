@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -65,7 +66,10 @@ def postgres_url() -> Iterator[str]:
     with psycopg.connect(_plain(admin_url()), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # name is ours
     url = make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(migrate.upgrade(url))  # the schema as production builds it, stamped
+    # The schema as production builds it (stamped); in a thread of its own, since the
+    # first test asking for the database may be running in an event loop already.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, migrate.upgrade(url)).result()
     try:
         yield url
     finally:
