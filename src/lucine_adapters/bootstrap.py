@@ -30,7 +30,11 @@ from lucine_adapters.notifiers import (
 from lucine_adapters.notifiers.dispatch import EMAIL, SMS, WEBHOOK
 from lucine_adapters.passwords import BcryptPasswordHasher
 from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
-from lucine_adapters.realtime import InMemoryEventPublisher, RedisEventPublisher
+from lucine_adapters.realtime import (
+    InMemoryEventPublisher,
+    PostgresEventPublisher,
+    RedisEventPublisher,
+)
 from lucine_adapters.responders import KbResponder
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql.database import SqlDatabase, make_engine
@@ -112,10 +116,15 @@ def secret_key(settings: Settings) -> bytes:
     return key
 
 
-def _publisher(settings: Settings) -> EventPublisher:
-    """Redis pub/sub when configured (several workers), else in-process."""
+def _publisher(settings: Settings, database: SqlDatabase) -> EventPublisher:
+    """Where realtime events go: across workers, or in this process on SQLite.
+
+    Redis pub/sub when configured, else Postgres LISTEN/NOTIFY on Postgres, else in-process.
+    """
     if settings.redis_url:
         return RedisEventPublisher(Redis.from_url(settings.redis_url))
+    if database.dialect == "postgresql":
+        return PostgresEventPublisher(database.engine)
     return InMemoryEventPublisher()
 
 
@@ -190,10 +199,12 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     policies = _policies(settings)
     uow: UnitOfWorkFactory
     kb: KnowledgeBase
+    publisher: EventPublisher
     encoder = embedder(settings)
     threshold = policies.escalation.min_confidence
     if in_memory:
         uow = InMemoryDatabase()
+        publisher = InMemoryEventPublisher()
         kb = (
             Bm25KnowledgeBase(items)
             if encoder is None
@@ -202,6 +213,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     else:
         database = _storage(settings)
         uow = database
+        publisher = _publisher(settings, database)
         kb = SqlKnowledgeBase(database.engine, items, embedder=encoder, threshold=threshold)
     return Services(
         uow=uow,
@@ -211,7 +223,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         responder=_responder(settings, policies.escalation.min_confidence),
         hasher=BcryptPasswordHasher(settings.bcrypt_rounds),
         notifier=LogNotifier() if in_memory else _notifier(settings),
-        publisher=InMemoryEventPublisher() if in_memory else _publisher(settings),
+        publisher=publisher,
         tokens=JwtTokenIssuer(secrets.token_bytes(32) if in_memory else secret_key(settings)),
         limiter=_limiter(settings),
         grouper=EmbeddingGrouper(encoder or BundledEmbedder()),
@@ -223,6 +235,8 @@ async def close(services: Services) -> None:
     """Release what the services hold: notifications in flight, database connections."""
     if isinstance(services.notifier, DispatchingNotifier):
         await services.notifier.drain(grace=_NOTIFY_DRAIN_SECONDS)
+    if isinstance(services.publisher, PostgresEventPublisher):
+        await services.publisher.aclose()
     if isinstance(services.uow, SqlDatabase):
         await services.uow.dispose()
 

@@ -1,19 +1,28 @@
-"""In-process realtime fan-out: each subscriber gets its own bounded queue."""
+"""Realtime fan-out: in-process, through Redis pub/sub, or through Postgres LISTEN/NOTIFY.
+
+In every case each subscriber gets its own bounded queue in its own process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
+from typing import Any
 
+import psycopg
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lucine_core.ports import RealtimeEvent
 
-__all__ = ["InMemoryEventPublisher", "RedisEventPublisher"]
+__all__ = ["InMemoryEventPublisher", "PostgresEventPublisher", "RedisEventPublisher"]
 
 _log = logging.getLogger("lucine.realtime")
 
@@ -136,3 +145,128 @@ class _RedisListener:
     async def aclose(self) -> None:
         """Unsubscribe and release the connection."""
         await self._pubsub.aclose()
+
+
+class PostgresEventPublisher:
+    """Fans realtime events out through Postgres LISTEN/NOTIFY, so every worker hears them.
+
+    All events share one NOTIFY channel; the payload names the realtime channel. Each
+    process keeps one listening connection and hands what it hears to its own listeners
+    in memory, so a thousand open streams cost one connection, not a thousand. Events
+    are published through the engine's pool (``pg_notify``), also by the process that
+    publishes them, so every worker sees one order. The listening connection comes back
+    by itself after an outage; events published while it was away are lost, as with
+    Redis (delivery is best effort: clients catch up from the database).
+
+    Litestar's channels plugin has a psycopg backend, but it opens a connection per
+    publish, LISTENs once per channel (restarting its reader for each new stream) and
+    gives up when the connection drops; and ``lucine worker`` publishes with no app.
+    """
+
+    NOTIFY_CHANNEL = "lucine_realtime"
+    MAX_PAYLOAD = 7900  # Postgres refuses NOTIFY payloads of 8,000 bytes and more
+
+    def __init__(
+        self, engine: AsyncEngine, *, connect_timeout: float = 3.0, retry_seconds: float = 1.0
+    ) -> None:
+        self._engine = engine
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._connect_timeout = connect_timeout
+        self._retry_seconds = retry_seconds
+        self._local = InMemoryEventPublisher()
+        self._task: asyncio.Task[None] | None = None
+        self._listening: asyncio.Event | None = None
+
+    async def publish(self, event: RealtimeEvent) -> None:
+        """NOTIFY the event as JSON; a database failure is logged, never raised."""
+        payload = json.dumps(
+            {"channel": event.channel, "kind": event.kind, "data": dict(event.data)},
+            separators=(",", ":"),
+        )
+        if len(payload.encode()) > self.MAX_PAYLOAD:
+            _log.warning("realtime event too large for NOTIFY: %s", event.kind)
+            return
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": self.NOTIFY_CHANNEL, "payload": payload},
+                )
+                await conn.commit()
+        except (SQLAlchemyError, OSError) as error:
+            _log.warning("realtime publish failed: %s", type(error).__name__)
+
+    def listen(self, channel: str) -> _PostgresListener:
+        """A subscription to ``channel``; ``ready()`` waits for the process's LISTEN."""
+        return _PostgresListener(self, self._local.listen(channel))
+
+    async def started(self) -> None:
+        """Start listening (once per process) and wait a bounded time until it does."""
+        listening = self._listening
+        if self._task is None or self._task.done() or listening is None:
+            listening = self._listening = asyncio.Event()
+            self._task = asyncio.create_task(self._listen_forever(listening))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listening.wait(), self._connect_timeout + 1)
+
+    async def aclose(self) -> None:
+        """Stop listening and close the listening connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen_forever(self, listening: asyncio.Event) -> None:
+        delay = self._retry_seconds
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {self.NOTIFY_CHANNEL}")
+                    if not listening.is_set():
+                        _log.info("realtime: listening on Postgres")
+                    listening.set()
+                    delay = self._retry_seconds
+                    async for notify in conn.notifies():
+                        await self._deliver(notify.payload)
+            except (psycopg.Error, OSError) as error:
+                if listening.is_set():
+                    _log.warning("realtime: Postgres listener lost (%s)", type(error).__name__)
+                listening.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10 * self._retry_seconds)
+
+    async def _deliver(self, payload: str) -> None:
+        try:
+            body: dict[str, Any] = json.loads(payload)
+            event = RealtimeEvent(
+                channel=str(body["channel"]), kind=str(body["kind"]), data=body["data"]
+            )
+        except (ValueError, KeyError, TypeError):
+            return
+        await self._local.publish(event)
+
+
+class _PostgresListener:
+    """A local subscription whose ``ready()`` also waits for the process's LISTEN."""
+
+    def __init__(self, bus: PostgresEventPublisher, local: _Listener) -> None:
+        self._bus = bus
+        self._local = local
+
+    async def ready(self) -> None:
+        """Subscribed locally at creation; returns once Postgres is listened to (bounded)."""
+        await self._bus.started()
+
+    def __aiter__(self) -> _PostgresListener:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        return await self._local.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop receiving."""
+        await self._local.aclose()

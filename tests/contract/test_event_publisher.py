@@ -1,27 +1,49 @@
-"""The EventPublisher port: in-process and Redis pub/sub deliver the same way.
+"""The EventPublisher port: in-process, Redis and Postgres deliver the same way.
 
-Redis comes from LUCINE_TEST_REDIS_URL or 127.0.0.1:6379; without it the Redis cases
-skip with one line, and fail under CI=true.
+Redis comes from LUCINE_TEST_REDIS_URL or 127.0.0.1:6379, Postgres from tests/databases.py;
+without them those cases skip with one line, and fail under CI=true.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import text
 
-from lucine_adapters.realtime import InMemoryEventPublisher, RedisEventPublisher
+from lucine_adapters.realtime import (
+    InMemoryEventPublisher,
+    PostgresEventPublisher,
+    RedisEventPublisher,
+)
+from lucine_adapters.sql.database import make_engine
 from lucine_core.ports import EventPublisher, RealtimeEvent
 
 REDIS_URL = os.environ.get("LUCINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@asynccontextmanager
+async def postgres_buses(url: str) -> AsyncIterator[tuple[PostgresEventPublisher, ...]]:
+    """Two Postgres publishers with engines of their own, as two workers would have."""
+    engines = [make_engine(url, pool_size=2), make_engine(url, pool_size=2)]
+    buses = tuple(PostgresEventPublisher(engine, retry_seconds=0.2) for engine in engines)
+    try:
+        yield buses
+    finally:
+        for bus in buses:
+            await bus.aclose()
+        for engine in engines:
+            await engine.dispose()
+
+
+@pytest.fixture(params=["memory", "redis", "postgres"])
 async def buses(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[EventPublisher, EventPublisher]]:
@@ -29,6 +51,10 @@ async def buses(
     if request.param == "memory":
         bus = InMemoryEventPublisher()
         yield bus, bus
+        return
+    if request.param == "postgres":
+        async with postgres_buses(request.getfixturevalue("postgres_url")) as (first, second):
+            yield first, second
         return
     clients = [Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)]
     try:
@@ -98,3 +124,54 @@ async def test_a_closed_listener_stops_receiving(
     finally:
         await second.aclose()
     assert event.kind == "status"
+
+
+async def test_postgres_listener_comes_back_after_its_connection_is_killed(
+    postgres_url: str,
+) -> None:
+    """Postgres ends the listening connection (a restart, a failover): it reconnects."""
+    async with postgres_buses(postgres_url) as (publisher, other):
+        listener = other.listen("session:d")
+        await listener.ready()
+        engine = make_engine(postgres_url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                killed = await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE query LIKE 'LISTEN %' AND datname = current_database()"
+                    )
+                )
+                assert killed.rowcount >= 1
+                await conn.commit()
+        finally:
+            await engine.dispose()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        got = None
+        try:
+            while got is None and loop.time() < deadline:
+                await publisher.publish(
+                    RealtimeEvent(channel="session:d", kind="message", data={"seq": 1})
+                )
+                with contextlib.suppress(TimeoutError):
+                    got = await asyncio.wait_for(anext(listener), 0.5)
+        finally:
+            await listener.aclose()
+        assert got is not None
+        assert got.data == {"seq": 1}
+
+
+async def test_a_too_large_postgres_event_is_dropped_quietly(postgres_url: str) -> None:
+    """NOTIFY payloads have a size limit: publish logs and returns, later events flow."""
+    async with postgres_buses(postgres_url) as (publisher, other):
+        listener = other.listen("session:e")
+        await listener.ready()
+        big = RealtimeEvent(channel="session:e", kind="message", data={"x": "a" * 9000})
+        await publisher.publish(big)
+        await publisher.publish(RealtimeEvent(channel="session:e", kind="status", data={}))
+        try:
+            event = await asyncio.wait_for(anext(listener), 5)
+        finally:
+            await listener.aclose()
+        assert event.kind == "status"
