@@ -42,6 +42,19 @@ class SweepReport:
     sla_breaches: int = 0
     assigned: int = 0
     notifications: list[Notification] = attrs.field(factory=list, repr=False)
+    statuses: dict[str, str] = attrs.field(factory=dict, repr=False)
+
+    def add(self, other: SweepReport) -> None:
+        """Count what ``other`` (one committed unit of work) did."""
+        self.idle += other.idle
+        self.waiting_client += other.waiting_client
+        self.ended += other.ended
+        self.abandoned += other.abandoned
+        self.sla_warnings += other.sla_warnings
+        self.sla_breaches += other.sla_breaches
+        self.assigned += other.assigned
+        self.notifications.extend(other.notifications)
+        self.statuses.update(other.statuses)
 
 
 async def sweep(services: Services) -> SweepReport:
@@ -56,10 +69,20 @@ async def sweep(services: Services) -> SweepReport:
         ]
     for session_id in candidates:
 
-        async def work(uow: UnitOfWork, sid: str = session_id) -> None:
-            await _timeout(uow, services, sid, report)
+        async def work(uow: UnitOfWork, sid: str = session_id) -> SweepReport:
+            done = SweepReport()  # a fresh count for each attempt: only a commit counts
+            await _timeout(uow, services, sid, done)
+            return done
 
-        await transaction(services, work)
+        done = await transaction(services, work)
+        report.add(done)
+        await publish_all(
+            services,
+            [
+                RealtimeEvent(channel=session_channel(sid), kind="status", data={"status": status})
+                for sid, status in done.statuses.items()
+            ],
+        )
     await _session_slas(services, report)
     await _ticket_slas(services, report)
     for notification in report.notifications:
@@ -100,16 +123,7 @@ async def _timeout(
     else:
         return
     await save_session(uow, session)
-    await publish_all(
-        services,
-        [
-            RealtimeEvent(
-                channel=session_channel(session_id),
-                kind="status",
-                data={"status": session.status.value},
-            )
-        ],
-    )
+    report.statuses[session_id] = session.status.value  # published once committed
 
 
 def _alert(alerts: frozenset[str], key: str, sla: SlaCheck) -> str | None:
@@ -153,7 +167,8 @@ async def _session_slas(services: Services, report: SweepReport) -> None:
         ]
     for session_id in [*waiting, *held]:
 
-        async def work(uow: UnitOfWork, sid: str = session_id) -> None:
+        async def work(uow: UnitOfWork, sid: str = session_id) -> SweepReport:
+            done = SweepReport()  # a fresh count for each attempt: only a commit counts
             session = await uow.sessions.get(sid, for_update=True)
             now = services.clock.now()
             entry = await uow.queue.waiting_for(sid)
@@ -177,18 +192,19 @@ async def _session_slas(services: Services, report: SweepReport) -> None:
                 )
                 target = "first_response"
             else:
-                return
+                return done
             level = _alert(session.sla_alerts, key, sla)
             if level is None:
-                return
+                return done
             session.sla_alerts = session.sla_alerts | {f"{key}:{level}"}
             for payload in _raise(
-                report, level=level, target=target, subject_id=sid, sla=sla, now=now
+                done, level=level, target=target, subject_id=sid, sla=sla, now=now
             ):
                 session.record(payload, now, session.operator_id)
             await save_session(uow, session)
+            return done
 
-        await transaction(services, work)
+        report.add(await transaction(services, work))
     if report.sla_breaches or report.sla_warnings:
         await publish_all(services, [RealtimeEvent(channel=OPERATORS_CHANNEL, kind="sla", data={})])
 
@@ -196,7 +212,8 @@ async def _session_slas(services: Services, report: SweepReport) -> None:
 async def _ticket_slas(services: Services, report: SweepReport) -> None:
     policy = services.policies.sla
 
-    async def work(uow: UnitOfWork) -> None:
+    async def work(uow: UnitOfWork) -> SweepReport:
+        done = SweepReport()  # a fresh count for each attempt: only a commit counts
         now = services.clock.now()
         for ticket in await uow.tickets.list(statuses=_OPEN_TICKETS, limit=10_000):
             target = ticket.due_at - ticket.created_at
@@ -211,7 +228,7 @@ async def _ticket_slas(services: Services, report: SweepReport) -> None:
                 continue
             ticket.sla_alerts = ticket.sla_alerts | {f"resolution:{level}"}
             payloads = _raise(
-                report,
+                done,
                 level=level,
                 target="ticket_resolution",
                 subject_id=ticket.id,
@@ -230,5 +247,6 @@ async def _ticket_slas(services: Services, report: SweepReport) -> None:
                     for p in payloads
                 ]
             )
+        return done
 
-    await transaction(services, work)
+    report.add(await transaction(services, work))
