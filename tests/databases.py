@@ -32,7 +32,7 @@ def admin_url() -> str:
     return os.environ.get("LUCINE_TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
 
 
-def _plain(url: str) -> str:
+def plain_url(url: str) -> str:
     """The libpq form of an SQLAlchemy URL, for psycopg."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -40,7 +40,7 @@ def _plain(url: str) -> str:
 def postgres_unavailable() -> str | None:
     """Why Postgres cannot be used here, or None if it answers."""
     try:
-        with psycopg.connect(_plain(admin_url()), connect_timeout=3):
+        with psycopg.connect(plain_url(admin_url()), connect_timeout=3):
             return None
     except psycopg.Error as error:
         return f"no PostgreSQL at {make_url(admin_url()).render_as_string()}: {error}".splitlines()[
@@ -58,12 +58,18 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
+def empty_postgres(url: str) -> None:
+    """Remove every row from the test run's Postgres database ``url``."""
+    with psycopg.connect(plain_url(url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY")  # type: ignore[arg-type]  # ours
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database with the schema, for this test run; dropped afterwards."""
     require_postgres()
     name = f"lucine_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(_plain(admin_url()), autocommit=True) as conn:
+    with psycopg.connect(plain_url(admin_url()), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # name is ours
     url = make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
     # The schema as production builds it (stamped); in a thread of its own, since the
@@ -73,7 +79,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield url
     finally:
-        with psycopg.connect(_plain(admin_url()), autocommit=True) as conn:
+        with psycopg.connect(plain_url(admin_url()), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 

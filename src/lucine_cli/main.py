@@ -20,6 +20,7 @@ from lucine_adapters.sql.database import SqlDatabase, make_engine
 from lucine_cli.common import fail, load_settings
 from lucine_cli.kb import kb_app
 from lucine_cli.server import operator_app, serve
+from lucine_cli.worker import worker
 from lucine_core.errors import LucineError
 from lucine_core.services import Services
 from lucine_core.services.chat import smart_action, visitor_message
@@ -271,6 +272,7 @@ async def _seed_database(
 
 
 app.command()(serve)
+app.command()(worker)
 app.add_typer(operator_app)
 app.add_typer(kb_app)
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from lucine_adapters.bootstrap import running
+from lucine_adapters.jobs import JOBS_VARIABLE
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
 from lucine_cli.common import database_services, fail, load_settings
@@ -40,6 +41,13 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Create or upgrade the schema first.")
     ] = True,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="Run the background jobs in every worker (--no-jobs: `lucine worker` does).",
+        ),
+    ] = True,
 ) -> None:
     """Run Lucine: the API, background sweeps, and (on first run) a fresh SQLite database."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
@@ -62,6 +70,7 @@ def serve(
         typer.echo("  No operator account yet: create the first admin with")
         typer.echo("    lucine operator create --admin --username admin")
     os.environ.setdefault("LUCINE_PUBLIC_URL", base)
+    os.environ[JOBS_VARIABLE] = "true" if jobs else "false"
     uvicorn.run(
         "lucine_http.asgi:app_from_env",
         factory=True,

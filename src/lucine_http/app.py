@@ -11,8 +11,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from lucine_adapters.jobs import BackgroundJobs
 from lucine_core.services import Services
-from lucine_http.background import BackgroundJobs
 from lucine_http.config import HttpConfig
 from lucine_http.deps import App
 from lucine_http.errors import exception_handlers

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from litestar import Litestar
 
 from lucine_adapters.bootstrap import bootstrap, close
+from lucine_adapters.jobs import jobs_enabled
 from lucine_adapters.settings import Settings
 from lucine_http.app import create_app
 from lucine_http.config import HttpConfig
@@ -17,7 +20,7 @@ def app_from_env() -> Litestar:
     """Build the app from the environment (each worker process calls this once)."""
     configure_logging()
     services = bootstrap(Settings.from_env())
-    app = create_app(services, HttpConfig.from_env(), background=True)
+    app = create_app(services, HttpConfig.from_env(), background=jobs_enabled(os.environ))
 
     async def release() -> None:
         await close(services)

@@ -160,3 +160,19 @@ def test_serve_without_migrating_a_fresh_database_names_the_command(
     assert refused.output.strip().splitlines() == [
         "error: the database schema is not current: run `lucine db upgrade` (or drop --no-migrate)"
     ]
+
+
+def test_worker_once_on_a_fresh_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`worker --once` makes the schema, runs the jobs once and says so; bad options exit 2."""
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("LUCINE_EMBEDDINGS", "off")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    done = runner.invoke(app, ["worker", "--once"])
+    assert done.exit_code == 0, done.output
+    assert "stopped after 1 run" in done.output
+    assert (tmp_path / "fresh" / "lucine.sqlite3").exists()
+    refused = runner.invoke(app, ["worker", "--interval", "0"])
+    assert refused.exit_code == 2
+    assert "interval" in refused.output

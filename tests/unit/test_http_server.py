@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.conftest import PASSWORD
-from tests.databases import TABLES
+from tests.databases import empty_postgres
 from tests.http_server import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -228,16 +226,9 @@ def test_sigterm_stops_the_server_within_ten_seconds() -> None:
         check_stop(server)
 
 
-def empty(url: str) -> None:
-    """Remove every row from the test run's Postgres database."""
-    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY")  # type: ignore[arg-type]
-
-
 def test_on_postgres(postgres_url: str) -> None:
     """The same run on Postgres: health, a conversation to a ticket, the admin, odd ids, SIGTERM."""
-    empty(postgres_url)
+    empty_postgres(postgres_url)
     with serve_process(database_url=postgres_url, migrate=False) as server:
         check_health(server)
         ticket_id = check_conversation(server)
@@ -251,7 +242,7 @@ def test_on_postgres(postgres_url: str) -> None:
 
 def test_nul_in_ids_is_not_found_on_postgres(postgres_url: str) -> None:
     """A NUL character in a session id or username is unknown on Postgres too, not a 503."""
-    empty(postgres_url)
+    empty_postgres(postgres_url)
     with serve_process(database_url=postgres_url, migrate=False, admin=False) as server:
         check_nul_inputs(server)
 

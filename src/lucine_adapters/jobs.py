@@ -1,13 +1,15 @@
-"""Background jobs in the server process: the sweep (timeouts, SLA) and the retention purge.
+"""Background jobs: the sweep (timeouts, SLA alerts, auto-assignment) and the retention purge.
 
-Safe on every worker at once: each session is swept in its own locked, versioned unit of
-work, so two workers sweeping together change nothing twice.
+They run inside `lucine serve` (every worker) or alone in `lucine worker` processes. Safe
+with any number at once: each session is swept in its own locked, versioned unit of
+work, so two processes sweeping together change nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from datetime import datetime
 
 import structlog
@@ -17,7 +19,16 @@ from lucine_core.services import Services
 from lucine_core.services.privacy import purge_expired
 from lucine_core.services.sweep import sweep
 
-__all__ = ["BackgroundJobs"]
+__all__ = ["JOBS_VARIABLE", "BackgroundJobs", "jobs_enabled"]
+
+# `lucine serve --no-jobs` tells its worker processes through the environment.
+JOBS_VARIABLE = "LUCINE_SERVE_JOBS"
+
+
+def jobs_enabled(environ: Mapping[str, str]) -> bool:
+    """Whether a server process runs the background jobs (yes unless told otherwise)."""
+    return environ.get(JOBS_VARIABLE, "true").strip().lower() not in {"false", "0", "no", "off"}
+
 
 _log = structlog.get_logger("lucine.jobs")
 
@@ -67,11 +78,16 @@ class BackgroundJobs:
         if report.ended or report.idle or report.sla_breaches:
             _log.info("sweep", idle=report.idle, ended=report.ended, breaches=report.sla_breaches)
 
-    async def _loop(self) -> None:
-        while True:
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Run every ``interval`` seconds until ``stop`` is set (a run in progress finishes)."""
+        while not stop.is_set():
             try:
                 await self.run_once()
             except (LucineError, OSError) as error:
                 self.last_error = type(error).__name__
                 _log.warning("background job failed", error=self.last_error)
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def _loop(self) -> None:
+        await self.run_until(asyncio.Event())
