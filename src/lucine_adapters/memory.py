@@ -18,7 +18,7 @@ from typing import Self, TypeVar
 import attrs
 
 from lucine_core.audit import AuditEntry
-from lucine_core.enums import EventType, QueueStatus, SessionStatus, TicketStatus
+from lucine_core.enums import EventType, QueueStatus, Sender, SessionStatus, TicketStatus
 from lucine_core.errors import ConcurrencyError, ConflictError, NotFoundError
 from lucine_core.events import AnalyticsEvent
 from lucine_core.messages import Message
@@ -211,11 +211,15 @@ class InMemoryMessageStore(_Store):
     async def last(self, session_id: str, count: int) -> Sequence[Message]:
         return self._of(session_id)[-count:] if count > 0 else []
 
-    async def latest(self, session_ids: Sequence[str]) -> Mapping[str, Message]:
+    async def latest(
+        self, session_ids: Sequence[str], *, sender: Sender | None = None
+    ) -> Mapping[str, Message]:
         wanted = set(session_ids)
         newest: dict[str, Message] = {}
         for (sid, _), message in self._t.messages.items():
-            if sid in wanted and (sid not in newest or message.seq > newest[sid].seq):
+            if sid not in wanted or (sender is not None and message.sender is not sender):
+                continue
+            if sid not in newest or message.seq > newest[sid].seq:
                 newest[sid] = message
         return newest
 

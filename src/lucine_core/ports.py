@@ -14,7 +14,14 @@ from typing import Protocol, Self
 import attrs
 
 from lucine_core.audit import AuditEntry
-from lucine_core.enums import EventType, Language, ResponderStatus, SessionStatus, TicketStatus
+from lucine_core.enums import (
+    EventType,
+    Language,
+    ResponderStatus,
+    Sender,
+    SessionStatus,
+    TicketStatus,
+)
 from lucine_core.events import AnalyticsEvent
 from lucine_core.kb import Answer, AnswerRequest, KnowledgeBaseItem, RetrievedItem, TextSink
 from lucine_core.messages import Message
@@ -208,8 +215,10 @@ class MessageStore(Protocol):
         """The last ``count`` messages of the session, oldest first."""
         ...
 
-    async def latest(self, session_ids: Sequence[str]) -> Mapping[str, Message]:
-        """The newest message of each session that has one, by session id."""
+    async def latest(
+        self, session_ids: Sequence[str], *, sender: Sender | None = None
+    ) -> Mapping[str, Message]:
+        """The newest message of each session that has one (from ``sender``), by session id."""
         ...
 
     async def delete_for_session(self, session_id: str) -> int:

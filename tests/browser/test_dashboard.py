@@ -269,6 +269,9 @@ def test_queue_title_badge_sound_take_close_and_hand_back(
         first, outcome = visitor_asks_for_operator(visitor)
         assert outcome["outcome"] == "queued", outcome
         expect(dashboard.chat(first, "#pending-list")).to_contain_text("#1", timeout=5_000)
+        # Each waiting chat shows what its visitor wrote, not the assistant's hand-off line.
+        asked = dashboard.chat(first, "#pending-list").locator(".chat-last")
+        expect(asked).to_have_text("voglio un operatore")
         expect(page).to_have_title("(1) Lucine")
         expect(page.locator("html")).to_have_attribute("data-alerts", "1")
 
@@ -285,6 +288,7 @@ def test_queue_title_badge_sound_take_close_and_hand_back(
             again = visitor.post("/api/chat", json={"message": "ci sono?", "sessionId": first})
             assert again.status_code == 200, again.text
         expect(page.locator("html")).to_have_attribute("data-alerts", "2")
+        expect(asked).to_have_text("ci sono?")
 
         # The SLA badge follows sla.state (the server needs minutes to reach these states).
         def late(route: Route) -> None:

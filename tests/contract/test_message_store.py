@@ -71,6 +71,23 @@ async def test_latest_gives_each_sessions_newest_message(uow_factory: UnitOfWork
     assert dict(nothing) == {}
 
 
+async def test_latest_from_one_sender(uow_factory: UnitOfWorkFactory) -> None:
+    """latest(sender=...) skips newer messages of other senders, and sessions without any."""
+    await _store(
+        uow_factory,
+        message("s-1", 1),
+        message("s-1", 2, sender=Sender.BOT),
+        message("s-1", 3),
+        message("s-1", 4, sender=Sender.SYSTEM),
+        message("s-2", 1, sender=Sender.BOT),
+    )
+    async with uow_factory() as uow:
+        found = await uow.messages.latest(["s-1", "s-2"], sender=Sender.USER)
+        bots = await uow.messages.latest(["s-1", "s-2"], sender=Sender.BOT)
+    assert dict(found) == {"s-1": message("s-1", 3)}
+    assert {sid: m.seq for sid, m in bots.items()} == {"s-1": 2, "s-2": 1}
+
+
 async def test_duplicate_seq_conflicts(uow_factory: UnitOfWorkFactory) -> None:
     """A second message with a stored (session, seq) is refused and the first is kept."""
     await _store(uow_factory, message("s-1", 1))

@@ -952,6 +952,11 @@ def test_whole_conversation_over_http(any_api: Api) -> None:
     assert queued.json()["outcome"] == "queued"
     pending = client.get("/api/operators/pending-chats", headers=ada).json()
     assert [(p["sessionId"], p["queue"]["position"]) for p in pending] == [(sid, 1)]
+    # The waiting list shows what the visitor asked, not the assistant's hand-off line.
+    assert pending[0]["lastVisitorMessage"] == "quanto costa il biglietto?"
+    assert pending[0]["lastMessage"] != pending[0]["lastVisitorMessage"]
+    assert pending[0]["language"] == "it"
+    assert pending[0]["requestedAt"]
 
     taken = client.post("/api/operators/take-chat", json={"sessionId": sid}, headers=ada)
     assert taken.status_code == 200, taken.text

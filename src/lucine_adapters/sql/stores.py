@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import RowMapping, Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 
 from lucine_adapters.sql import rows
 from lucine_adapters.sql import tables as t
 from lucine_core.audit import AuditEntry
-from lucine_core.enums import EventType, QueueStatus, SessionStatus, TicketStatus
+from lucine_core.enums import EventType, QueueStatus, Sender, SessionStatus, TicketStatus
 from lucine_core.errors import ConcurrencyError, ConflictError, NotFoundError
 from lucine_core.events import AnalyticsEvent
 from lucine_core.messages import Message
@@ -211,13 +211,18 @@ class SqlMessageStore(_SqlStore):
             t.messages, rows.message_to_row(message), "a message with that sequence number exists"
         )
 
-    async def latest(self, session_ids: Sequence[str]) -> Mapping[str, Message]:
-        """The newest message of each session, in one query (by the primary key)."""
+    async def latest(
+        self, session_ids: Sequence[str], *, sender: Sender | None = None
+    ) -> Mapping[str, Message]:
+        """The newest message of each session (from ``sender``), in one query."""
         if not session_ids:
             return {}
+        among: ColumnElement[bool] = t.messages.c.session_id.in_(list(session_ids))
+        if sender is not None:
+            among = and_(among, t.messages.c.sender == sender.value)
         newest = (
             select(t.messages.c.session_id, func.max(t.messages.c.seq).label("seq"))
-            .where(t.messages.c.session_id.in_(list(session_ids)))
+            .where(among)
             .group_by(t.messages.c.session_id)
             .subquery()
         )

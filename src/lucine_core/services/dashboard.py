@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 
-from lucine_core.enums import SessionStatus
+from lucine_core.enums import Sender, SessionStatus
 from lucine_core.errors import ValidationError
 from lucine_core.messages import Message
 from lucine_core.ports import UnitOfWork
@@ -49,10 +49,11 @@ class ChatFilter(enum.StrEnum):
             ) from None
 
 
-def _summary(
+def _summary(  # noqa: PLR0917 - a private helper called once, with everything it shows
     services: Services,
     session: ChatSession,
     last: Message | None,
+    asked: Message | None,
     entry: QueueEntry | None,
     context: QueueContext,
 ) -> ChatSummary:
@@ -83,6 +84,7 @@ def _summary(
         operator_id=session.operator_id if session.is_held else None,
         message_count=session.message_count,
         last_message=last.text if last else None,
+        last_visitor_message=asked.text if asked else None,
         queue=context.info(session.id) if entry else None,
         requested_at=entry.requested_at if entry else None,
         sla=sla,
@@ -96,9 +98,14 @@ async def _summaries(
     waiting: Mapping[str, QueueEntry],
     context: QueueContext,
 ) -> list[ChatSummary]:
-    """Summaries of ``sessions``, their last messages read in one go."""
-    latest = await uow.messages.latest([s.id for s in sessions])
-    return [_summary(services, s, latest.get(s.id), waiting.get(s.id), context) for s in sessions]
+    """Summaries of ``sessions``, their last messages (any, and the visitor's) read in bulk."""
+    ids = [s.id for s in sessions]
+    latest = await uow.messages.latest(ids)
+    asked = await uow.messages.latest(ids, sender=Sender.USER)
+    return [
+        _summary(services, s, latest.get(s.id), asked.get(s.id), waiting.get(s.id), context)
+        for s in sessions
+    ]
 
 
 async def pending_chats(services: Services) -> Sequence[ChatSummary]:

@@ -111,6 +111,7 @@ class ChatSummary:
     operator_id: str | None
     message_count: int
     last_message: str | None
+    last_visitor_message: str | None = None
     queue: QueueInfo | None = None
     requested_at: datetime | None = None
     sla: SlaCheck | None = None

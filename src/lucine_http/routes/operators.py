@@ -94,6 +94,7 @@ class SummaryOut(Camel):
     operator_id: str | None
     message_count: int
     last_message: str | None
+    last_visitor_message: str | None
     queue: QueueOut | None
     requested_at: datetime | None
     sla: SlaOut | None
@@ -132,6 +133,7 @@ def summary_out(summary: ChatSummary) -> SummaryOut:
         operator_id=summary.operator_id,
         message_count=summary.message_count,
         last_message=summary.last_message,
+        last_visitor_message=summary.last_visitor_message,
         queue=queue_out(summary.queue),
         requested_at=summary.requested_at,
         sla=SlaOut(state=sla.state.value, due_at=sla.due_at) if sla else None,

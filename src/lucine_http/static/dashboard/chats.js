@@ -115,7 +115,13 @@ function pendingItem(chat) {
         h("span", { class: "chat-id", text: shortId(chat.sessionId) }),
         alertBadge(chat.sla),
       ),
-      h("span", { class: "chat-last", text: chat.lastMessage || "—" }),
+      // What the visitor asked, not the assistant's hand-off line: it is what an operator
+      // chooses by.
+      h("span", {
+        class: "chat-last chat-asked",
+        title: "L'ultimo messaggio del visitatore",
+        text: chat.lastVisitorMessage || chat.lastMessage || "—",
+      }),
       h("span", { class: "chat-sub", text: `In attesa da ${waited} · ${label("language", chat.language)}` }),
     ),
     take,
