@@ -15,8 +15,9 @@ from lucine_core.services import Services
 from lucine_core.services.operators import create_operator
 from tests.databases import postgres_url
 from tests.lengths import HYPOTHESIS_EXAMPLES, MODE
+from tests.pg_cluster import pg_cluster
 
-__all__ = ["PASSWORD", "make_operator", "minutes", "postgres_url"]
+__all__ = ["PASSWORD", "make_operator", "minutes", "pg_cluster", "postgres_url"]
 
 for _mode, _examples in HYPOTHESIS_EXAMPLES.items():
     settings.register_profile(

@@ -255,7 +255,7 @@ def test_markup_from_visitors_and_operators_is_only_text(
         assert page.evaluate("typeof window.__xss") == "undefined"
 
 
-def test_queue_title_badge_sound_take_close_and_hand_back(
+def test_queue_title_badge_sound_take_close_and_hand_back(  # noqa: PLR0915 - one journey
     browser: Browser, manual_lucine: RunningServer
 ) -> None:
     """Queued chats show with place, SLA and title badge, beep once each, and can be taken."""
