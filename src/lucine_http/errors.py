@@ -89,8 +89,10 @@ def lucine_error(_: Request[Any, Any, Any], error: LucineError) -> Response[dict
     """A domain error as JSON with its stable code."""
     details = {"field": error.field} if isinstance(error, ValidationError) else None
     status = _status(error)
-    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+    if status == HTTP_500_INTERNAL_SERVER_ERROR:
         _log.error("unmapped domain error %s", type(error).__name__)
+    elif status > HTTP_500_INTERNAL_SERVER_ERROR:
+        _log.warning("%s: %s", error.code, error.message)
     return Response(_body(error.code, error.message, details), status_code=status)
 
 

@@ -37,6 +37,8 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # A logged exception carries its traceback as text, not a tuple's repr.
+        structlog.processors.format_exc_info,
     ]
     structlog.configure(
         processors=[*processors, structlog.processors.JSONRenderer()],

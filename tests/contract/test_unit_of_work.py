@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
+from lucine_adapters.sql.database import SqlDatabase, SqlUnitOfWork
 from lucine_core.enums import SessionStatus
-from lucine_core.errors import NotFoundError
+from lucine_core.errors import ExternalServiceError, NotFoundError
 from lucine_core.ports import UnitOfWork, UnitOfWorkFactory
 from tests.contract.builders import (
     T0,
@@ -19,6 +21,7 @@ from tests.contract.builders import (
     session,
     ticket,
 )
+from tests.databases import open_postgres, plain_url
 
 
 class _AbandonError(Exception):
@@ -173,3 +176,36 @@ async def test_writes_are_visible_inside_their_unit(uow_factory: UnitOfWorkFacto
         assert len(await uow.audit.list(subject="s-1")) == 1
         await uow.commit()
     await _assert_everything_stored(uow_factory)
+
+
+async def _kill_my_backend(uow: UnitOfWork, url: str) -> None:
+    """Have Postgres end the unit of work's connection, as a restart or a failover does."""
+    assert isinstance(uow, SqlUnitOfWork)
+    pid = (await uow._connection().exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+    with psycopg.connect(plain_url(url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def _dropped_inside(database: SqlDatabase, url: str, *, then_fail: bool) -> None:
+    """A unit of work whose connection Postgres drops; then it fails, or just ends."""
+    async with database() as uow:
+        await uow.sessions.count_by_status()
+        await _kill_my_backend(uow, url)
+        if then_fail:
+            raise _AbandonError
+
+
+async def test_a_connection_dropped_mid_unit_is_the_database_unavailable(
+    postgres_url: str,
+) -> None:
+    """A unit whose connection Postgres dropped ends in ExternalServiceError (a 503).
+
+    Not in the driver's error (a 500); an error already in flight stays the one raised.
+    """
+    async with open_postgres(postgres_url) as database:
+        with pytest.raises(ExternalServiceError):
+            await _dropped_inside(database, postgres_url, then_fail=False)
+        with pytest.raises(_AbandonError):
+            await _dropped_inside(database, postgres_url, then_fail=True)
+        async with database() as uow:  # the pool hands out a live connection again
+            assert await uow.sessions.count_by_status() == {}

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import string
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import attrs
 import jwt
 import pytest
+import structlog
 from litestar.testing import TestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -28,6 +30,7 @@ from lucine_core.services import Services
 from lucine_core.services.operators import update_operator
 from lucine_http.app import create_app
 from lucine_http.config import HttpConfig
+from lucine_http.observability import configure_logging
 from tests.conftest import PASSWORD, make_operator
 
 KEY = secrets.token_bytes(32)
@@ -885,3 +888,22 @@ def test_static_serves_the_widget_files(api: Api, name: str) -> None:
 def test_static_serves_nothing_else(api: Api, path: str) -> None:
     """The dashboard's files, other pages and anything outside the folder are 404 there."""
     assert api.client.get(path).status_code == 404
+
+
+def test_a_logged_exception_carries_its_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """The server's JSON log lines give an unexpected error's traceback as text."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging()
+        try:
+            raise RuntimeError("boom")  # noqa: TRY301 - the error to log
+        except RuntimeError as error:
+            logging.getLogger("lucine.http").exception("unexpected error", exc_info=error)
+        line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    finally:
+        root.handlers, root.level = handlers, level
+        structlog.reset_defaults()
+    assert line["event"] == "unexpected error"
+    assert "Traceback" in line["exception"]
+    assert "RuntimeError: boom" in line["exception"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -129,7 +130,9 @@ class SqlUnitOfWork:
             await self._conn.begin()
         except DBAPIError as error:
             if self._conn is not None:
-                await self._conn.close()
+                with contextlib.suppress(DBAPIError):  # the connection is gone anyway
+                    await self._conn.close()
+                self._conn = None
             raise translate_error(error) from error
         conn = self._conn
         self.sessions = SqlSessionStore(conn)
@@ -149,14 +152,21 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         conn = self._connection()
+        self._conn = None
+        failed: DBAPIError | None = None  # a rollback on a connection the database dropped
         try:
             if conn.in_transaction():
                 await conn.rollback()
+        except DBAPIError as error:
+            failed = error
         finally:
-            await conn.close()
-            self._conn = None
+            with contextlib.suppress(DBAPIError):
+                await conn.close()
         if isinstance(exc, DBAPIError):
             raise translate_error(exc) from exc
+        if exc is None and failed is not None:
+            raise translate_error(failed) from failed
+        # Any other error in flight stays the one raised, not the failed rollback.
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -167,4 +177,7 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         """Discard the transaction's changes."""
-        await self._connection().rollback()
+        try:
+            await self._connection().rollback()
+        except DBAPIError as error:
+            raise translate_error(error) from error

@@ -1,0 +1,121 @@
+"""Faults under load, against real processes: nothing acknowledged is ever lost.
+
+Visitors keep sending messages to a real `lucine serve` while its Postgres (a cluster of
+the test's own) is stopped and started again. Every message answered with a 2xx must be
+in the database afterwards; during the outage requests fail fast with 503; the service
+comes back by itself. The outage lasts 3 s here and 10 s in `nox -s stress`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import attrs
+import httpx
+import psycopg
+
+from tests.databases import plain_url
+from tests.http_server import serve_process
+from tests.lengths import repetitions
+from tests.pg_cluster import PostgresCluster
+
+CLIENTS = 4
+REQUEST_BOUND = 5.0  # no request may take longer, outage or not
+OUTAGE = repetitions("LUCINE_OUTAGE_SECONDS", dev=3, ci=3, stress=10)
+LOAD_ENV = {
+    "LUCINE_CHAT_LIMIT_PER_MINUTE": "100000",
+    "LUCINE_NEW_SESSIONS_PER_HOUR": "100000",
+    "LUCINE_EMBEDDINGS": "off",
+}
+
+
+@attrs.define
+class Load:
+    """What the visitors sent and what they were told."""
+
+    acked: set[str] = attrs.field(factory=set)
+    statuses: Counter[int] = attrs.field(factory=Counter)
+    codes: Counter[str] = attrs.field(factory=Counter)
+    slowest: float = 0.0
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def record(self, text: str, response: httpx.Response | None, seconds: float) -> None:
+        """Count one request's outcome; a 2xx makes ``text`` acknowledged."""
+        with self.lock:
+            self.slowest = max(self.slowest, seconds)
+            if response is None:
+                self.statuses[0] += 1
+                return
+            self.statuses[response.status_code] += 1
+            if response.is_success:
+                self.acked.add(text)
+            else:
+                self.codes[str(response.json().get("code"))] += 1
+
+
+def _visitor(url: str, name: str, load: Load, stop: threading.Event) -> None:
+    session_id: str | None = None
+    with httpx.Client(base_url=url, timeout=REQUEST_BOUND * 2) as client:
+        for n in range(100_000):
+            if stop.is_set():
+                return
+            text = f"{name} messaggio {n}"
+            started = time.monotonic()
+            try:
+                response = client.post("/api/chat", json={"message": text, "sessionId": session_id})
+            except httpx.TransportError:
+                response = None
+            load.record(text, response, time.monotonic() - started)
+            if response is not None and response.is_success:
+                session_id = response.json()["sessionId"]
+            time.sleep(0.02)
+
+
+def _stored(url: str) -> set[str]:
+    with psycopg.connect(plain_url(url)) as conn:
+        rows = conn.execute("SELECT text FROM messages WHERE sender = 'USER'").fetchall()
+    return {str(text) for (text,) in rows}
+
+
+def test_a_postgres_outage_under_load_loses_no_acknowledged_message(
+    pg_cluster: PostgresCluster,
+) -> None:
+    """Acked before, during and after the outage: all stored; failures are quick 503s."""
+    load = Load()
+    stop = threading.Event()
+    with serve_process(database_url=pg_cluster.url, admin=False, env=LOAD_ENV) as server:
+        visitors = [
+            threading.Thread(target=_visitor, args=(server.url, f"v{n}", load, stop), daemon=True)
+            for n in range(CLIENTS)
+        ]
+        for visitor in visitors:
+            visitor.start()
+        time.sleep(2)
+        before = len(load.acked)
+        pg_cluster.stop()
+        time.sleep(OUTAGE)
+        during = load.statuses[503]
+        pg_cluster.start()
+        recovered_by = time.monotonic() + 30
+        while len(load.acked) <= before + CLIENTS * 5 and time.monotonic() < recovered_by:
+            time.sleep(0.2)
+        time.sleep(1)
+        stop.set()
+        for visitor in visitors:
+            visitor.join(REQUEST_BOUND * 3)
+        found = _stored(pg_cluster.url)
+        log = server.output()
+    lost = load.acked - found
+    print(
+        f"\nacked {len(load.acked)}, found {len(load.acked & found)}, lost {len(lost)};"
+        f" statuses {dict(load.statuses)}; slowest request {load.slowest:.2f} s"
+    )
+    assert before > 0, "nothing was acknowledged before the outage"
+    assert during > 0, "the outage answered no 503"
+    assert len(load.acked) > before + CLIENTS * 5, "the service did not come back"
+    assert not lost, sorted(lost)[:10]
+    assert set(load.codes) <= {"service_unavailable"}, (load.codes, log[-6000:])
+    assert load.statuses[0] == 0, "a request got no answer at all"
+    assert load.slowest < REQUEST_BOUND, load.slowest
