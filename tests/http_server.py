@@ -139,6 +139,7 @@ def serve_process(
     admin_first: bool = False,
     env: Mapping[str, str] | None = None,
     attempts: int = 3,
+    workers: int = 1,
 ) -> Iterator[RunningServer]:
     """`lucine serve` on 127.0.0.1, on SQLite in a temporary LUCINE_DATA_DIR or ``database_url``.
 
@@ -159,6 +160,8 @@ def serve_process(
             args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
             if not migrate:
                 args.append("--no-migrate")
+            if workers > 1:
+                args += ["--workers", str(workers)]
             with log.open("wb") as sink:
                 process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
                     lucine_command(*args),

@@ -1,22 +1,26 @@
 """Faults under load, against real processes: nothing acknowledged is ever lost.
 
 Visitors keep sending messages to a real `lucine serve` while its Postgres (a cluster of
-the test's own) is stopped and started again. Every message answered with a 2xx must be
-in the database afterwards; during the outage requests fail fast with 503; the service
-comes back by itself. The outage lasts 3 s here and 10 s in `nox -s stress`.
+the test's own) is stopped and started again, or while one of its workers is killed.
+Every message answered with a 2xx must be in the database afterwards; during the outage
+requests fail fast with 503; the service comes back by itself. The outage lasts 3 s here
+and 10 s in `nox -s stress`.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import attrs
 import httpx
 import psycopg
 
-from tests.databases import plain_url
+from tests.databases import empty_postgres, plain_url
 from tests.http_server import serve_process
 from tests.lengths import repetitions
 from tests.pg_cluster import PostgresCluster
@@ -119,3 +123,58 @@ def test_a_postgres_outage_under_load_loses_no_acknowledged_message(
     assert set(load.codes) <= {"service_unavailable"}, (load.codes, log[-6000:])
     assert load.statuses[0] == 0, "a request got no answer at all"
     assert load.slowest < REQUEST_BOUND, load.slowest
+
+
+def _children(pid: int) -> set[int]:
+    """The worker processes of ``pid``: uvicorn starts them with multiprocessing's spawn."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found.update(int(child) for child in children)
+    return {c for c in found if Path(f"/proc/{c}/cmdline").read_bytes().find(b"spawn") >= 0}
+
+
+def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(postgres_url: str) -> None:
+    """SIGKILL one of two workers mid-load: the other serves on, a new one takes its place.
+
+    Every acknowledged message is stored; only the killed worker's requests may fail.
+    """
+    empty_postgres(postgres_url)
+    load = Load()
+    stop = threading.Event()
+    with serve_process(database_url=postgres_url, admin=False, env=LOAD_ENV, workers=2) as server:
+        deadline = time.monotonic() + 30
+        while len(workers := _children(server.process.pid)) < 2:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.2)
+        visitors = [
+            threading.Thread(target=_visitor, args=(server.url, f"k{n}", load, stop), daemon=True)
+            for n in range(CLIENTS)
+        ]
+        for visitor in visitors:
+            visitor.start()
+        time.sleep(2)
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = len(load.acked)
+        deadline = time.monotonic() + 30
+        while (
+            len(_children(server.process.pid) - {victim}) < 2
+            or len(load.acked) < killed_at + CLIENTS * 10
+        ):
+            assert time.monotonic() < deadline, (load.statuses, server.output()[-3000:])
+            time.sleep(0.2)
+        replaced = _children(server.process.pid) - workers
+        stop.set()
+        for visitor in visitors:
+            visitor.join(REQUEST_BOUND * 3)
+        found = _stored(postgres_url)
+    lost = load.acked - found
+    print(
+        f"\nacked {len(load.acked)}, found {len(load.acked & found)}, lost {len(lost)};"
+        f" statuses {dict(load.statuses)}; replaced by {sorted(replaced)}"
+    )
+    assert replaced, "the killed worker was not replaced"
+    assert not lost, sorted(lost)[:10]
+    assert set(load.statuses) <= {0, 200}, load.statuses
+    assert load.statuses[0] <= CLIENTS, "more requests failed than the killed worker held"
