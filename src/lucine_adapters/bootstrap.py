@@ -116,13 +116,20 @@ def secret_key(settings: Settings) -> bytes:
     return key
 
 
+# A Redis that does not answer within this is down: limits and fan-out go per process.
+_REDIS_TIMEOUT_SECONDS = 2.0
+
+
 def _publisher(settings: Settings, database: SqlDatabase) -> EventPublisher:
     """Where realtime events go: across workers, or in this process on SQLite.
 
     Redis pub/sub when configured, else Postgres LISTEN/NOTIFY on Postgres, else in-process.
     """
     if settings.redis_url:
-        return RedisEventPublisher(Redis.from_url(settings.redis_url))
+        # No read timeout: a subscription waits for events as long as it lives.
+        return RedisEventPublisher(
+            Redis.from_url(settings.redis_url, socket_connect_timeout=_REDIS_TIMEOUT_SECONDS)
+        )
     if database.dialect == "postgresql":
         return PostgresEventPublisher(database.engine)
     return InMemoryEventPublisher()
@@ -130,7 +137,12 @@ def _publisher(settings: Settings, database: SqlDatabase) -> EventPublisher:
 
 def _limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter(Redis.from_url(settings.redis_url))
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_timeout=_REDIS_TIMEOUT_SECONDS,
+        )
+        return RedisRateLimiter(redis)
     return InMemoryRateLimiter()
 
 

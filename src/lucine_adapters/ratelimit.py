@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from lucine_core.errors import ExternalServiceError
 from lucine_core.ports import RateDecision
 
 __all__ = ["InMemoryRateLimiter", "RedisRateLimiter"]
+
+_log = logging.getLogger("lucine.ratelimit")
 
 
 def _window(now: datetime, window: timedelta) -> tuple[int, int]:
@@ -58,41 +62,89 @@ class InMemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    """Counters in Redis (INCR + EXPIRE per window), shared by every worker."""
+    """Counters in Redis (INCR + EXPIRE per window), shared by every worker.
 
-    def __init__(self, redis: Redis, *, prefix: str = "lucine:rl:") -> None:
+    While Redis does not answer, the limits are counted in this process instead (each
+    worker then allows up to the limit on its own) with a warning, and Redis is tried
+    again after ``pause_seconds``: a cache outage never turns into 5xx for visitors.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "lucine:rl:",
+        pause_seconds: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._local = InMemoryRateLimiter()
+        self._pause = pause_seconds
+        self._monotonic = monotonic
+        self._retry_at: float | None = None  # set while Redis is considered down
 
     def _key(self, key: str, index: int) -> str:
         return f"{self._prefix}{key}:{index}"
 
+    @property
+    def degraded(self) -> bool:
+        """Whether limits are counted per process right now (Redis unavailable)."""
+        return self._retry_at is not None
+
+    def _shared(self) -> bool:
+        return self._retry_at is None or self._monotonic() >= self._retry_at
+
+    def _lost(self, error: Exception) -> None:
+        if self._retry_at is None:
+            _log.warning(
+                "Redis unavailable (%s): rate limits are counted per process until it is back",
+                type(error).__name__,
+            )
+        self._retry_at = self._monotonic() + self._pause
+
+    def _back(self) -> None:
+        if self._retry_at is not None:
+            _log.warning("Redis is back: rate limits are shared by every worker again")
+            self._retry_at = None
+
     async def hit(self, key: str, *, limit: int, window: timedelta, now: datetime) -> RateDecision:
         """Count an attempt."""
-        index, retry = _window(now, window)
-        name = self._key(key, index)
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.expire(name, retry + 1)
-                count, _ = await pipe.execute()
-        except RedisError as error:
-            raise ExternalServiceError(service="redis", reason=type(error).__name__) from error
-        return _decide(int(count), limit, retry)
+        if self._shared():
+            index, retry = _window(now, window)
+            name = self._key(key, index)
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.incr(name)
+                    pipe.expire(name, retry + 1)
+                    count, _ = await pipe.execute()
+            except (RedisError, OSError) as error:
+                self._lost(error)
+            else:
+                self._back()
+                return _decide(int(count), limit, retry)
+        return await self._local.hit(key, limit=limit, window=window, now=now)
 
     async def peek(self, key: str, *, limit: int, window: timedelta, now: datetime) -> RateDecision:
         """Would one more attempt pass?"""
-        index, retry = _window(now, window)
-        try:
-            raw = await self._redis.get(self._key(key, index))
-        except RedisError as error:
-            raise ExternalServiceError(service="redis", reason=type(error).__name__) from error
-        return _decide(int(raw or 0) + 1, limit, retry)
+        if self._shared():
+            index, retry = _window(now, window)
+            try:
+                raw = await self._redis.get(self._key(key, index))
+            except (RedisError, OSError) as error:
+                self._lost(error)
+            else:
+                self._back()
+                return _decide(int(raw or 0) + 1, limit, retry)
+        return await self._local.peek(key, limit=limit, window=window, now=now)
 
     async def reset(self, key: str) -> None:
-        """Forget the key's attempts (every window)."""
+        """Forget the key's attempts (every window), in Redis and in this process."""
+        await self._local.reset(key)
+        if not self._shared():
+            return
         try:
             async for name in self._redis.scan_iter(match=f"{self._prefix}{key}:*"):
                 await self._redis.delete(name)
-        except RedisError as error:
-            raise ExternalServiceError(service="redis", reason=type(error).__name__) from error
+        except (RedisError, OSError) as error:
+            self._lost(error)

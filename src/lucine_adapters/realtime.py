@@ -86,50 +86,95 @@ class _Listener:
         self._bus.unsubscribe(self._channel, self._queue)
 
 
+def _degraded(what: str, error: BaseException) -> None:
+    _log.warning("realtime %s (%s): events reach this process only", what, type(error).__name__)
+
+
 class RedisEventPublisher:
     """Fans realtime events out through Redis pub/sub, so every worker's listeners hear them.
 
     Delivery is best effort, like the in-process publisher: a listener that was not
     subscribed when an event was published does not get it (widgets poll to catch up).
+    While Redis does not answer, events reach this process's listeners only, with a
+    warning: a cache outage degrades the fan-out, it never fails a request.
     """
 
     def __init__(self, redis: Redis, *, prefix: str = "lucine:rt:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._local = InMemoryEventPublisher()
 
     async def publish(self, event: RealtimeEvent) -> None:
-        """PUBLISH the event as JSON; a Redis failure is logged, never raised."""
+        """PUBLISH the event as JSON; if Redis fails, deliver in this process and log it."""
         payload = json.dumps({"kind": event.kind, "data": dict(event.data)})
         try:
             await self._redis.publish(self._prefix + event.channel, payload)
         except (RedisError, OSError) as error:
-            _log.warning("realtime publish failed: %s", type(error).__name__)
+            _log.warning(
+                "realtime publish through Redis failed (%s): this process only",
+                type(error).__name__,
+            )
+            await self._local.publish(event)
 
     def listen(self, channel: str) -> _RedisListener:
         """A subscription to ``channel``, established on first read or ``ready()``."""
-        return _RedisListener(self._redis.pubsub(), self._prefix + channel, channel)
+        return _RedisListener(
+            self._redis.pubsub(), self._prefix + channel, channel, self._local.listen(channel)
+        )
 
 
 class _RedisListener:
-    """One Redis subscription as an async iterator of RealtimeEvents."""
+    """One Redis subscription, plus this process's events while Redis is away."""
 
-    def __init__(self, pubsub: PubSub, name: str, channel: str) -> None:
+    def __init__(self, pubsub: PubSub, name: str, channel: str, local: _Listener) -> None:
         self._pubsub = pubsub
         self._name = name
         self._channel = channel
+        self._local = local
         self._subscribed = False
+        self._remote: asyncio.Task[RealtimeEvent] | None = None
+        self._nearby: asyncio.Task[RealtimeEvent] | None = None
 
     async def ready(self) -> None:
         """Subscribe now (idempotent), so events published from here on are received."""
-        if not self._subscribed:
+        if self._subscribed:
+            return
+        try:
             await self._pubsub.subscribe(self._name)
             self._subscribed = True
+        except (RedisError, OSError) as error:
+            _log.warning(
+                "realtime subscribe through Redis failed (%s): this process only",
+                type(error).__name__,
+            )
 
     def __aiter__(self) -> _RedisListener:
         return self
 
     async def __anext__(self) -> RealtimeEvent:
         await self.ready()
+        if self._nearby is None:
+            self._nearby = asyncio.ensure_future(anext(self._local))
+        if self._remote is None and self._subscribed:
+            self._remote = asyncio.ensure_future(self._next_remote())
+        waiting = {t for t in (self._remote, self._nearby) if t is not None}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if self._nearby in done:
+            event = self._nearby.result()
+            self._nearby = None
+            return event
+        remote, self._remote = self._remote, None
+        assert remote is not None  # noqa: S101 - one of the two finished
+        try:
+            return remote.result()
+        except (RedisError, OSError) as error:
+            _log.warning(
+                "realtime stream from Redis lost (%s): this process only", type(error).__name__
+            )
+            self._subscribed = False
+            return await self.__anext__()
+
+    async def _next_remote(self) -> RealtimeEvent:
         while True:
             message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             if message is None or message.get("type") != "message":
@@ -144,7 +189,14 @@ class _RedisListener:
 
     async def aclose(self) -> None:
         """Unsubscribe and release the connection."""
-        await self._pubsub.aclose()
+        for task in (self._remote, self._nearby):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                    await task
+        await self._local.aclose()
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.aclose()
 
 
 class PostgresEventPublisher:

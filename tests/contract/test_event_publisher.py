@@ -25,6 +25,7 @@ from lucine_adapters.realtime import (
 )
 from lucine_adapters.sql.database import make_engine
 from lucine_core.ports import EventPublisher, RealtimeEvent
+from tests.redis_server import own_redis
 
 REDIS_URL = os.environ.get("LUCINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -175,3 +176,28 @@ async def test_a_too_large_postgres_event_is_dropped_quietly(postgres_url: str) 
         finally:
             await listener.aclose()
         assert event.kind == "status"
+
+
+async def test_redis_down_delivers_in_this_process_and_never_raises() -> None:
+    """Redis stops: publishing does not fail, this process's listeners still hear it."""
+    with own_redis() as (port, start, stop):
+        start()
+        client = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
+        bus = RedisEventPublisher(client)
+        try:
+            listener = bus.listen("session:f")
+            await listener.ready()
+            await bus.publish(RealtimeEvent(channel="session:f", kind="message", data={"n": 1}))
+            first = await asyncio.wait_for(anext(listener), 5)
+            stop()
+            await bus.publish(RealtimeEvent(channel="session:f", kind="message", data={"n": 2}))
+            second = await asyncio.wait_for(anext(listener), 5)
+            late = bus.listen("session:f")  # subscribed while Redis is away
+            await late.ready()
+            await bus.publish(RealtimeEvent(channel="session:f", kind="status", data={"n": 3}))
+            third = await asyncio.wait_for(anext(late), 5)
+            await listener.aclose()
+            await late.aclose()
+        finally:
+            await client.aclose()
+    assert [first.data, second.data, third.data] == [{"n": 1}, {"n": 2}, {"n": 3}]

@@ -6,6 +6,7 @@ skip with one line, and fail under CI=true.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from redis.exceptions import RedisError
 
 from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from lucine_core.ports import RateLimiter
+from tests.redis_server import own_redis
 
 T0 = datetime(2026, 12, 8, 18, 0, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -88,3 +90,34 @@ async def test_retry_after_counts_down_within_the_window(limiter: RateLimiter) -
     refused = await limiter.hit("k", limit=1, window=MINUTE, now=now)
     assert not refused.allowed
     assert refused.retry_after_seconds == 40
+
+
+async def test_redis_down_counts_per_process_with_a_warning_then_shares_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis stops: limits hold per process with a warning, no error; then shared again.
+
+    Redis is tried again once the pause is over.
+    """
+    clock = [0.0]
+    with own_redis() as (port, start, stop):
+        start()
+        client = Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
+        limiter = RedisRateLimiter(client, pause_seconds=5, monotonic=lambda: clock[0])
+        try:
+            assert (await limiter.hit("k", limit=2, window=MINUTE, now=T0)).allowed
+            stop()
+            with caplog.at_level(logging.WARNING, logger="lucine.ratelimit"):
+                down = [await limiter.hit("k", limit=2, window=MINUTE, now=T0) for _ in range(3)]
+            assert [d.allowed for d in down] == [True, True, False]
+            assert limiter.degraded
+            assert "per process" in caplog.text
+            assert not (await limiter.peek("k", limit=2, window=MINUTE, now=T0)).allowed
+            start()
+            clock[0] += 6  # past the pause: Redis is tried again
+            back = await limiter.hit("other", limit=2, window=MINUTE, now=T0)
+            assert back.allowed
+            assert not limiter.degraded
+            assert int(await client.get(f"lucine:rl:other:{int(T0.timestamp()) // 60}") or 0) == 1
+        finally:
+            await client.aclose()

@@ -24,6 +24,7 @@ from tests.databases import empty_postgres, plain_url
 from tests.http_server import serve_process
 from tests.lengths import repetitions
 from tests.pg_cluster import PostgresCluster
+from tests.redis_server import own_redis
 
 CLIENTS = 4
 REQUEST_BOUND = 5.0  # no request may take longer, outage or not
@@ -178,3 +179,28 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(postgres_url: 
     assert not lost, sorted(lost)[:10]
     assert set(load.statuses) <= {0, 200}, load.statuses
     assert load.statuses[0] <= CLIENTS, "more requests failed than the killed worker held"
+
+
+def test_redis_stopped_while_configured_degrades_without_a_5xx() -> None:
+    """REDIS_URL set and Redis gone: chats and streams go on (per process), no 5xx."""
+    with own_redis() as (port, start, stop):
+        start()
+        env = {**LOAD_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+        with (
+            serve_process(admin=False, env=env) as server,
+            httpx.Client(base_url=server.url, timeout=REQUEST_BOUND) as client,
+        ):
+            first = client.post("/api/chat", json={"message": "ciao"})
+            assert first.status_code == 200, first.text
+            sid = first.json()["sessionId"]
+            stop()
+            statuses: Counter[int] = Counter()
+            for n in range(10):
+                body = {"message": f"ci sei {n}?", "sessionId": sid}
+                statuses[client.post("/api/chat", json=body).status_code] += 1
+            with client.stream("GET", f"/api/chat/stream/{sid}") as stream:
+                statuses[stream.status_code] += 1
+                assert next(stream.iter_lines()).startswith("event: ready")
+            log = server.output()
+    assert statuses == Counter({200: 11}), (statuses, log[-3000:])
+    assert "per process" in log
