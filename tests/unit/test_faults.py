@@ -14,6 +14,8 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -84,34 +86,43 @@ def _stored(url: str) -> set[str]:
     return {str(text) for (text,) in rows}
 
 
+@contextmanager
+def visitors(url: str) -> Iterator[Load]:
+    """CLIENTS visitors writing to ``url`` for the duration of the block; what they saw."""
+    load = Load()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_visitor, args=(url, f"v{n}", load, stop), daemon=True)
+        for n in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield load
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(REQUEST_BOUND * 3)
+
+
 def test_a_postgres_outage_under_load_loses_no_acknowledged_message(
     pg_cluster: PostgresCluster,
 ) -> None:
     """Acked before, during and after the outage: all stored; failures are quick 503s."""
-    load = Load()
-    stop = threading.Event()
     with serve_process(database_url=pg_cluster.url, admin=False, env=LOAD_ENV) as server:
-        visitors = [
-            threading.Thread(target=_visitor, args=(server.url, f"v{n}", load, stop), daemon=True)
-            for n in range(CLIENTS)
-        ]
-        for visitor in visitors:
-            visitor.start()
-        time.sleep(2)
-        before = len(load.acked)
-        pg_cluster.stop()
-        time.sleep(OUTAGE)
-        during = load.statuses[503]
-        pg_cluster.start()
-        recovered_by = time.monotonic() + 30
-        while len(load.acked) <= before + CLIENTS * 5 and time.monotonic() < recovered_by:
-            time.sleep(0.2)
-        time.sleep(1)
-        stop.set()
-        for visitor in visitors:
-            visitor.join(REQUEST_BOUND * 3)
-        found = _stored(pg_cluster.url)
+        with visitors(server.url) as load:
+            time.sleep(2)
+            before = len(load.acked)
+            pg_cluster.stop()
+            time.sleep(OUTAGE)
+            during = load.statuses[503]
+            pg_cluster.start()
+            recovered_by = time.monotonic() + 30
+            while len(load.acked) <= before + CLIENTS * 5 and time.monotonic() < recovered_by:
+                time.sleep(0.2)
+            time.sleep(1)
         log = server.output()
+    found = _stored(pg_cluster.url)
     lost = load.acked - found
     print(
         f"\nacked {len(load.acked)}, found {len(load.acked & found)}, lost {len(lost)};"
@@ -141,35 +152,25 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(postgres_url: 
     Every acknowledged message is stored; only the killed worker's requests may fail.
     """
     empty_postgres(postgres_url)
-    load = Load()
-    stop = threading.Event()
     with serve_process(database_url=postgres_url, admin=False, env=LOAD_ENV, workers=2) as server:
         deadline = time.monotonic() + 30
         while len(workers := _children(server.process.pid)) < 2:
             assert time.monotonic() < deadline, server.output()
             time.sleep(0.2)
-        visitors = [
-            threading.Thread(target=_visitor, args=(server.url, f"k{n}", load, stop), daemon=True)
-            for n in range(CLIENTS)
-        ]
-        for visitor in visitors:
-            visitor.start()
-        time.sleep(2)
-        victim = min(workers)
-        os.kill(victim, signal.SIGKILL)
-        killed_at = len(load.acked)
-        deadline = time.monotonic() + 30
-        while (
-            len(_children(server.process.pid) - {victim}) < 2
-            or len(load.acked) < killed_at + CLIENTS * 10
-        ):
-            assert time.monotonic() < deadline, (load.statuses, server.output()[-3000:])
-            time.sleep(0.2)
-        replaced = _children(server.process.pid) - workers
-        stop.set()
-        for visitor in visitors:
-            visitor.join(REQUEST_BOUND * 3)
-        found = _stored(postgres_url)
+        with visitors(server.url) as load:
+            time.sleep(2)
+            victim = min(workers)
+            os.kill(victim, signal.SIGKILL)
+            killed_at = len(load.acked)
+            deadline = time.monotonic() + 30
+            while (
+                len(_children(server.process.pid) - {victim}) < 2
+                or len(load.acked) < killed_at + CLIENTS * 10
+            ):
+                assert time.monotonic() < deadline, (load.statuses, server.output()[-3000:])
+                time.sleep(0.2)
+            replaced = _children(server.process.pid) - workers
+    found = _stored(postgres_url)
     lost = load.acked - found
     print(
         f"\nacked {len(load.acked)}, found {len(load.acked & found)}, lost {len(lost)};"
