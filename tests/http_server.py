@@ -8,6 +8,7 @@ the process afterwards (SIGTERM, then SIGKILL after 10 s).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -200,3 +201,13 @@ def lucine_server(*, database_url: str | None = None, migrate: bool = True) -> I
     """The base URL of a running `lucine serve` with an admin account (see serve_process)."""
     with serve_process(database_url=database_url, migrate=migrate) as server:
         yield server.url
+
+
+def server_sent_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, object]]]:
+    """(event, data) of each event on a text/event-stream response; keep-alives skipped."""
+    kind = ""
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and line[5:].strip():  # keep-alives carry no data
+            yield kind, json.loads(line.split(":", 1)[1])

@@ -29,7 +29,7 @@ from lucine_adapters.notifiers import (
 )
 from lucine_adapters.notifiers.dispatch import EMAIL, SMS, WEBHOOK
 from lucine_adapters.passwords import BcryptPasswordHasher
-from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
+from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter, SqlRateLimiter
 from lucine_adapters.realtime import (
     InMemoryEventPublisher,
     PostgresEventPublisher,
@@ -135,7 +135,8 @@ def _publisher(settings: Settings, database: SqlDatabase) -> EventPublisher:
     return InMemoryEventPublisher()
 
 
-def _limiter(settings: Settings) -> RateLimiter:
+def _limiter(settings: Settings, database: SqlDatabase) -> RateLimiter:
+    """Redis when configured, else the database on Postgres (both shared), else in-process."""
     if settings.redis_url:
         redis = Redis.from_url(
             settings.redis_url,
@@ -143,6 +144,8 @@ def _limiter(settings: Settings) -> RateLimiter:
             socket_timeout=_REDIS_TIMEOUT_SECONDS,
         )
         return RedisRateLimiter(redis)
+    if database.dialect == "postgresql":
+        return SqlRateLimiter(database.engine)
     return InMemoryRateLimiter()
 
 
@@ -212,11 +215,13 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     uow: UnitOfWorkFactory
     kb: KnowledgeBase
     publisher: EventPublisher
+    limiter: RateLimiter
     encoder = embedder(settings)
     threshold = policies.escalation.min_confidence
     if in_memory:
         uow = InMemoryDatabase()
         publisher = InMemoryEventPublisher()
+        limiter = InMemoryRateLimiter()
         kb = (
             Bm25KnowledgeBase(items)
             if encoder is None
@@ -226,6 +231,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         database = _storage(settings)
         uow = database
         publisher = _publisher(settings, database)
+        limiter = _limiter(settings, database)
         kb = SqlKnowledgeBase(database.engine, items, embedder=encoder, threshold=threshold)
     return Services(
         uow=uow,
@@ -237,7 +243,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
         notifier=LogNotifier() if in_memory else _notifier(settings),
         publisher=publisher,
         tokens=JwtTokenIssuer(secrets.token_bytes(32) if in_memory else secret_key(settings)),
-        limiter=_limiter(settings),
+        limiter=limiter,
         grouper=EmbeddingGrouper(encoder or BundledEmbedder()),
         policies=policies,
     )

@@ -1,4 +1,7 @@
-"""Fixed-window rate limits: in-process (one worker) or in Redis (shared by every worker)."""
+"""Fixed-window rate limits: in-process, or shared by every worker (Redis, or the database).
+
+The database is for Postgres deployments without Redis; SQLite runs one worker.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,16 @@ from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lucine_adapters.sql import tables as t
+from lucine_adapters.sql.database import translate_error
 from lucine_core.ports import RateDecision
 
-__all__ = ["InMemoryRateLimiter", "RedisRateLimiter"]
+__all__ = ["InMemoryRateLimiter", "RedisRateLimiter", "SqlRateLimiter"]
 
 _log = logging.getLogger("lucine.ratelimit")
 
@@ -148,3 +157,62 @@ class RedisRateLimiter:
                 await self._redis.delete(name)
         except (RedisError, OSError) as error:
             self._lost(error)
+
+
+class SqlRateLimiter:
+    """Counters in the ``rate_limits`` table (one upsert per attempt), shared by every worker.
+
+    For Postgres deployments without Redis. Each key keeps its current window's row only,
+    and every ``sweep_every`` attempts the process deletes rows whose window has ended.
+    A database failure is the database unavailable, as for any other request.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, sweep_every: int = 1000) -> None:
+        self._engine = engine
+        self._sweep_every = sweep_every
+        self._hits = 0
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert
+
+    async def hit(self, key: str, *, limit: int, window: timedelta, now: datetime) -> RateDecision:
+        """Count an attempt: add one to this window's row (made at the window's first hit)."""
+        index, retry = _window(now, window)
+        table = t.rate_limits
+        upsert = (
+            self._insert(table)
+            .values(key=key, window=index, count=1, expires_at=now + timedelta(seconds=retry))
+            .on_conflict_do_update(
+                index_elements=[table.c.key, table.c.window], set_={"count": table.c.count + 1}
+            )
+            .returning(table.c.count)
+        )
+        self._hits += 1
+        try:
+            async with self._engine.begin() as conn:
+                count = (await conn.execute(upsert)).scalar_one()
+                await conn.execute(delete(table).where(table.c.key == key, table.c.window < index))
+                if self._hits % self._sweep_every == 0:
+                    await conn.execute(delete(table).where(table.c.expires_at < now))
+        except DBAPIError as error:
+            raise translate_error(error) from error
+        return _decide(int(count), limit, retry)
+
+    async def peek(self, key: str, *, limit: int, window: timedelta, now: datetime) -> RateDecision:
+        """Would one more attempt pass?"""
+        index, retry = _window(now, window)
+        table = t.rate_limits
+        query = select(table.c.count).where(table.c.key == key, table.c.window == index)
+        try:
+            async with self._engine.connect() as conn:
+                count = (await conn.execute(query)).scalar_one_or_none()
+        except DBAPIError as error:
+            raise translate_error(error) from error
+        return _decide(int(count or 0) + 1, limit, retry)
+
+    async def reset(self, key: str) -> None:
+        """Forget the key's attempts (every window)."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(delete(t.rate_limits).where(t.rate_limits.c.key == key))
+        except DBAPIError as error:
+            raise translate_error(error) from error

@@ -1,4 +1,4 @@
-"""The RateLimiter port: in-process and Redis counters behave the same.
+"""The RateLimiter port: in-process, Redis and database counters behave the same.
 
 Redis comes from LUCINE_TEST_REDIS_URL or 127.0.0.1:6379; without it the Redis cases
 skip with one line, and fail under CI=true.
@@ -11,13 +11,17 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import select
 
-from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter
+from lucine_adapters.ratelimit import InMemoryRateLimiter, RedisRateLimiter, SqlRateLimiter
+from lucine_adapters.sql import tables
 from lucine_core.ports import RateLimiter
+from tests.databases import open_postgres, open_sqlite
 from tests.redis_server import own_redis
 
 T0 = datetime(2026, 12, 8, 18, 0, 0, tzinfo=UTC)
@@ -25,11 +29,19 @@ MINUTE = timedelta(minutes=1)
 REDIS_URL = os.environ.get("LUCINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
+@pytest.fixture(params=["memory", "redis", "sqlite", "postgres"])
+async def limiter(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RateLimiter]:
     """A fresh limiter of each kind (Redis keys under a random prefix, removed after)."""
     if request.param == "memory":
         yield InMemoryRateLimiter()
+        return
+    if request.param == "sqlite":
+        async with open_sqlite(tmp_path) as database:
+            yield SqlRateLimiter(database.engine, sweep_every=3)
+        return
+    if request.param == "postgres":
+        async with open_postgres(request.getfixturevalue("postgres_url")) as database:
+            yield SqlRateLimiter(database.engine, sweep_every=3)
         return
     client = Redis.from_url(REDIS_URL)
     try:
@@ -121,3 +133,18 @@ async def test_redis_down_counts_per_process_with_a_warning_then_shares_again(
             assert int(await client.get(f"lucine:rl:other:{int(T0.timestamp()) // 60}") or 0) == 1
         finally:
             await client.aclose()
+
+
+async def test_database_counters_keep_only_windows_that_have_not_ended(tmp_path: Path) -> None:
+    """Each key keeps its current window's row; ended windows of idle keys are swept."""
+    async with open_sqlite(tmp_path) as database:
+        limiter = SqlRateLimiter(database.engine, sweep_every=4)
+        await limiter.hit("idle", limit=5, window=MINUTE, now=T0)
+        for minute in range(3):
+            await limiter.hit("busy", limit=5, window=MINUTE, now=T0 + minute * MINUTE)
+        async with database.engine.connect() as conn:
+            rows = (await conn.execute(select(tables.rate_limits.c.key))).scalars().all()
+        assert sorted(rows) == ["busy"]  # the 4th hit swept the idle key's ended window
+        assert (
+            await limiter.peek("busy", limit=1, window=MINUTE, now=T0 + 2 * MINUTE)
+        ).allowed is False

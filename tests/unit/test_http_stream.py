@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import json
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
+from tests.http_server import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    RunningServer,
+    serve_process,
+    server_sent_events,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +36,8 @@ def _login(server: RunningServer) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def _each_event(response: httpx.Response) -> Iterator[tuple[str, dict[str, object]]]:
-    kind = ""
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            kind = line.split(":", 1)[1].strip()
-        elif line.startswith("data:") and line[5:].strip():  # keep-alives carry no data
-            yield kind, json.loads(line.split(":", 1)[1])
-
-
 def _events(response: httpx.Response, wanted: int) -> list[tuple[str, dict[str, object]]]:
-    return list(itertools.islice(_each_event(response), wanted))
+    return list(itertools.islice(server_sent_events(response), wanted))
 
 
 def test_stream_announces_new_messages(server: RunningServer) -> None:
@@ -102,7 +97,7 @@ def test_operators_stream_announces_chats_and_ends_when_the_token_is_revoked(
         with httpx.stream("GET", url, headers=headers, timeout=15) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             opened.set()
-            received.extend(_each_event(response))
+            received.extend(server_sent_events(response))
 
     listener = threading.Thread(target=listen)
     listener.start()
@@ -119,40 +114,3 @@ def test_operators_stream_announces_chats_and_ends_when_the_token_is_revoked(
     assert not listener.is_alive()
     assert received[0][0] == "ready"
     assert received[-1][0] == "revoked"
-
-
-def test_a_message_through_one_server_reaches_a_stream_on_another(postgres_url: str) -> None:
-    """Two servers on one Postgres: a stream on B hears a message sent through A.
-
-    Within a second of A's answer, through LISTEN/NOTIFY (no Redis).
-    """
-    with (
-        serve_process(database_url=postgres_url, admin=False) as first,
-        serve_process(database_url=postgres_url, admin=False) as second,
-    ):
-        chat = httpx.post(f"{first.url}/api/chat", json={"message": "ciao"}, timeout=10).json()
-        sid = chat["sessionId"]
-        heard: dict[str, float] = {}
-        ready = threading.Event()
-
-        def listen() -> None:
-            url = f"{second.url}/api/chat/stream/{sid}"
-            with httpx.stream("GET", url, timeout=15) as response:
-                for kind, _ in _each_event(response):
-                    if kind == "ready":
-                        ready.set()
-                    elif kind == "message":
-                        heard.setdefault("at", time.monotonic())
-                        return
-
-        listener = threading.Thread(target=listen, daemon=True)
-        listener.start()
-        assert ready.wait(10)
-        reply = httpx.post(
-            f"{first.url}/api/chat", json={"message": "parcheggio?", "sessionId": sid}, timeout=10
-        )
-        answered = time.monotonic()
-        assert reply.status_code == 200, reply.text
-        listener.join(5)
-        assert "at" in heard, "the stream on the other server heard nothing"
-        assert heard["at"] - answered < 1.0

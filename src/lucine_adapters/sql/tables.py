@@ -40,6 +40,7 @@ __all__ = [
     "notes",
     "operators",
     "queue_entries",
+    "rate_limits",
     "session_changes",
     "sessions",
     "tickets",
@@ -82,6 +83,19 @@ metadata = MetaData(
 )
 
 ID = String(64)
+
+# Rate-limit counters shared by every worker when there is no Redis (SqlRateLimiter): the
+# current fixed window of each key.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    # Removing the windows that have ended.
+    Index(None, "expires_at"),
+)
 
 sessions = Table(
     "sessions",
