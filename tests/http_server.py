@@ -141,6 +141,7 @@ def serve_process(
     env: Mapping[str, str] | None = None,
     attempts: int = 3,
     workers: int = 1,
+    jobs: bool = True,
 ) -> Iterator[RunningServer]:
     """`lucine serve` on 127.0.0.1, on SQLite in a temporary LUCINE_DATA_DIR or ``database_url``.
 
@@ -163,6 +164,8 @@ def serve_process(
                 args.append("--no-migrate")
             if workers > 1:
                 args += ["--workers", str(workers)]
+            if not jobs:
+                args.append("--no-jobs")
             with log.open("wb") as sink:
                 process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
                     lucine_command(*args),

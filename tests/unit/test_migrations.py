@@ -118,7 +118,7 @@ async def test_upgrade_from_empty_creates_exactly_the_metadata_schema(empty_url:
     """Upgrading an empty database reaches head with nothing autogenerate would change."""
     assert await current(empty_url) is None
     await upgrade(empty_url)
-    assert await current(empty_url) == head() == "0004"
+    assert await current(empty_url) == head() == "0005"
     assert await on_connection(empty_url, differences) == []
     tables = await on_connection(empty_url, lambda c: set(inspect(c).get_table_names()))
     assert tables == set(metadata.tables) | {"alembic_version"}

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
+import httpx
 import psycopg
 
 from lucine_adapters.bootstrap import running
@@ -26,7 +27,7 @@ from lucine_adapters.system import FixedClock
 from lucine_core.enums import SessionStatus
 from lucine_core.services.chat import visitor_message
 from tests.databases import empty_postgres, plain_url
-from tests.http_server import lucine_command
+from tests.http_server import lucine_command, serve_process
 
 IDLE, ENDED = SessionStatus.IDLE.value, SessionStatus.ENDED.value
 WORKERS = 3
@@ -43,9 +44,11 @@ def _changes(url: str) -> list[tuple[str, str, str]]:
     return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
-def _start_workers(env: dict[str, str], folder: Path) -> list[tuple[subprocess.Popen[bytes], Path]]:
+def _start_workers(
+    env: dict[str, str], folder: Path, count: int = WORKERS
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
     started = []
-    for n in range(WORKERS):
+    for n in range(count):
         log = folder / f"worker-{n}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
@@ -114,3 +117,33 @@ async def test_workers_change_each_due_session_exactly_once(postgres_url: str) -
         assert changes[(sid, IDLE)] == 0
     swept_by = [o.count("ended=") + o.count("idle=") for o in outputs]
     print(f"\nworkers' sweeps that changed something: {swept_by}")
+
+
+def test_health_of_a_server_without_jobs_shows_the_workers_runs(postgres_url: str) -> None:
+    """`serve --no-jobs` runs no loop of its own; its health shows the worker's last sweep."""
+    env = {**os.environ, "DATABASE_URL": postgres_url, "LUCINE_EMBEDDINGS": "off"}
+    with (
+        tempfile.TemporaryDirectory(prefix="lucine-worker-") as folder,
+        serve_process(database_url=postgres_url, admin=False, jobs=False) as server,
+    ):
+        env["LUCINE_DATA_DIR"] = str(Path(folder) / "data")
+        before = httpx.get(f"{server.url}/api/health", timeout=5).json()
+        assert before["backgroundJobs"] == "stopped"
+        workers = _start_workers(env, Path(folder), count=1)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                body = httpx.get(f"{server.url}/api/health", timeout=5).json()
+                sweep = body["jobs"].get("sweep")
+                if sweep and sweep["runner"].endswith(f":{workers[0][0].pid}"):
+                    break
+                assert time.monotonic() < deadline, body
+                time.sleep(0.2)
+        finally:
+            for process, _ in workers:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=20)
+    assert body["status"] == "healthy"
+    assert body["backgroundJobs"] == "stopped"
+    assert sweep["secondsAgo"] < 5
+    assert "purge" in body["jobs"]  # the first run purges too

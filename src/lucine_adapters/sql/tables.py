@@ -32,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "audit",
     "events",
+    "job_runs",
     "kb_items",
     "kb_state",
     "kb_vectors",
@@ -83,6 +84,15 @@ metadata = MetaData(
 )
 
 ID = String(64)
+
+# The last successful run of each background job by each process, for /api/health.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("runner", String(200), primary_key=True),
+    Column("finished_at", UtcDateTime, nullable=False),
+)
 
 # Rate-limit counters shared by every worker when there is no Redis (SqlRateLimiter): the
 # current fixed window of each key.

@@ -27,14 +27,19 @@ async def live() -> dict[str, str]:
 async def health(
     request: Request[Any, Any, Any], app: NamedDependency[App]
 ) -> Response[dict[str, Any]]:
-    """200 when the database answers, 503 otherwise."""
+    """200 when the database answers, 503 otherwise.
+
+    ``backgroundJobs`` is this process's loop (``stopped`` under `serve --no-jobs`); ``jobs``
+    is each job's last successful run by any process (a `lucine worker` too), how many
+    seconds ago, and which process ran it.
+    """
     database = "ok"
+    jobs: dict[str, dict[str, object]] = {}
     try:
         async with app.services.uow() as uow:
             await uow.sessions.count_by_status()
-    except LucineError:
-        database = "unavailable"
-    except OSError:
+        jobs = await request.app.state.jobs.status()
+    except (LucineError, OSError):
         database = "unavailable"
     healthy = database == "ok"
     body = {
@@ -44,6 +49,7 @@ async def health(
         "database": database,
         "responder": app.services.responder.status().value,
         "backgroundJobs": request.app.state.jobs.state,
+        "jobs": jobs,
     }
     return Response(body, status_code=200 if healthy else 503)
 
