@@ -54,6 +54,13 @@ def serve(
 
     settings = load_settings()
     url = settings.resolved_database_url
+    if workers > 1 and url.startswith("sqlite") and not settings.redis_url:
+        # Each worker would hold its own realtime notices and rate limits: operators'
+        # replies would reach only the visitors connected to the same worker.
+        fail(
+            "--workers above 1 needs Postgres (DATABASE_URL) or Redis (REDIS_URL);"
+            " on SQLite run one worker"
+        )
     try:
         operators = asyncio.run(_operator_count(settings, migrate_first=migrate_first))
     except LucineError as error:

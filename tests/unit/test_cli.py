@@ -176,3 +176,17 @@ def test_worker_once_on_a_fresh_data_directory(
     refused = runner.invoke(app, ["worker", "--interval", "0"])
     assert refused.exit_code == 2
     assert "interval" in refused.output
+
+
+def test_serve_refuses_several_workers_on_sqlite_without_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers on SQLite would each keep their own realtime notices: refused, in one line."""
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    refused = runner.invoke(app, ["serve", "--workers", "2"])
+    assert refused.exit_code == 2
+    assert "needs Postgres" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    assert not (tmp_path / "fresh").exists(), "nothing was created"
