@@ -113,10 +113,25 @@ class InMemorySessionStore(_Store):
     """SessionStore over a dict."""
 
     async def add(self, session: ChatSession) -> None:
+        key = session.opening_client_message_id
+        if key is not None and await self.find_opened_by(key) is not None:
+            raise ConcurrencyError(
+                kind="session", key=key, reason="a chat opened by that client id exists"
+            )
         if session.id in self._t.sessions:
             raise ConflictError(reason="a session with that id exists")
         session.version = 1
         self._j.put(self._t.sessions, session.id, _copy_session(session))
+
+    async def find_opened_by(self, client_message_id: str) -> ChatSession | None:
+        return next(
+            (
+                _copy_session(s)
+                for s in self._t.sessions.values()
+                if s.opening_client_message_id == client_message_id
+            ),
+            None,
+        )
 
     async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
         """A copy of the session (units of work are serialised here, so no lock is needed)."""
@@ -192,9 +207,26 @@ class InMemoryMessageStore(_Store):
 
     async def add(self, message: Message) -> None:
         key = (message.session_id, message.seq)
+        client_id = message.client_message_id
+        if client_id is not None:
+            taken = await self.find_by_client_id(message.session_id, client_id)
+            if taken is not None:
+                raise ConcurrencyError(
+                    kind="message", key=client_id, reason="a message with that client id exists"
+                )
         if key in self._t.messages:
             raise ConflictError(reason="a message with that sequence number exists")
         self._j.put(self._t.messages, key, message)
+
+    async def find_by_client_id(self, session_id: str, client_message_id: str) -> Message | None:
+        return next(
+            (
+                m
+                for (sid, _), m in self._t.messages.items()
+                if sid == session_id and m.client_message_id == client_message_id
+            ),
+            None,
+        )
 
     def _of(self, session_id: str) -> list[Message]:
         return sorted(

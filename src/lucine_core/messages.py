@@ -21,7 +21,11 @@ class SmartActionView:
 
 @attrs.frozen(kw_only=True)
 class MessageMeta:
-    """Details a message carries besides its text (v2.7's ``metadata``)."""
+    """Details a message carries besides its text (v2.7's ``metadata``).
+
+    ``reply_to`` is the seq of the visitor message an assistant reply answers: a
+    retried message finds its reply by it even when other messages came in between.
+    """
 
     operator_name: str | None = None
     smart_actions: tuple[SmartActionView, ...] = ()
@@ -30,6 +34,7 @@ class MessageMeta:
     escalation_reasons: tuple[str, ...] = ()
     timeout_reason: str | None = None
     kind: str | None = None
+    reply_to: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +50,8 @@ class Message:
         at: When it was stored.
         operator_id: The writing operator, for OPERATOR messages.
         meta: Smart actions, sources, operator name, timeout reason.
+        client_message_id: The id the sending client gave it, unique within the
+            session; a retry with the same id finds this message instead of adding one.
     """
 
     id: str
@@ -55,3 +62,4 @@ class Message:
     at: datetime
     operator_id: str | None = None
     meta: MessageMeta = MessageMeta()
+    client_message_id: str | None = None

@@ -134,8 +134,15 @@ class SessionStore(Protocol):
         """Store a new session (version 0 becomes 1).
 
         Raises:
+            ConcurrencyError: another session was opened by the same
+                ``opening_client_message_id`` (another writer stored it first; a retry of
+                the use case finds it with ``find_opened_by``).
             ConflictError: a session with that id exists.
         """
+        ...
+
+    async def find_opened_by(self, client_message_id: str) -> ChatSession | None:
+        """The session whose ``opening_client_message_id`` is that id, if any."""
         ...
 
     async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
@@ -201,8 +208,15 @@ class MessageStore(Protocol):
         """Store a message.
 
         Raises:
+            ConcurrencyError: the session already has a message with that
+                ``client_message_id`` (another writer stored it first; a retry of the
+                use case finds it with ``find_by_client_id``).
             ConflictError: the session already has a message with that sequence number.
         """
+        ...
+
+    async def find_by_client_id(self, session_id: str, client_message_id: str) -> Message | None:
+        """The session's message stored with that client message id, if any."""
         ...
 
     async def list(

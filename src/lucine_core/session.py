@@ -61,6 +61,9 @@ class ChatSession:
         rating: The visitor's rating (1-5) after a close.
         rating_comment: The visitor's comment with the rating.
         sla_alerts: SLA warnings and breaches already raised, so each is raised once.
+        opening_client_message_id: The client message id of the message that opened the
+            chat, when long enough to name it (see `lucine_core.services.retries`): a
+            client that lost the answer to its first message finds the chat by it.
         version: Optimistic-concurrency counter, bumped by the store on each update.
         history: Every state change.
         pending_events: Events recorded since the session was loaded, to be stored.
@@ -80,12 +83,20 @@ class ChatSession:
     rating: int | None = None
     rating_comment: str | None = None
     sla_alerts: frozenset[str] = frozenset()
+    opening_client_message_id: str | None = None
     version: int = 0
     history: list[StatusChange] = attrs.Factory(list)
     pending_events: list[ev.AnalyticsEvent] = attrs.field(factory=list, eq=False, repr=False)
 
     @classmethod
-    def start(cls, *, session_id: str, language: Language, at: datetime) -> ChatSession:
+    def start(
+        cls,
+        *,
+        session_id: str,
+        language: Language,
+        at: datetime,
+        opening_client_message_id: str | None = None,
+    ) -> ChatSession:
         """Open a session for a visitor's first message."""
         session = cls(
             id=session_id,
@@ -94,6 +105,7 @@ class ChatSession:
             created_at=at,
             last_activity_at=at,
             status_changed_at=at,
+            opening_client_message_id=opening_client_message_id,
         )
         session.record(ev.SessionStarted(language=language.value), at)
         return session
@@ -162,6 +174,7 @@ class ChatSession:
         operator_id: str | None = None,
         meta: MessageMeta = MessageMeta(),
         response_ms: int | None = None,
+        client_message_id: str | None = None,
     ) -> Message:
         """Append a message with the next sequence number and record chat_message."""
         self.message_count += 1
@@ -180,6 +193,7 @@ class ChatSession:
             at=at,
             operator_id=operator_id,
             meta=meta,
+            client_message_id=client_message_id,
         )
 
     def visitor_writes(self, at: datetime) -> None:

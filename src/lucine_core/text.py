@@ -7,13 +7,27 @@ import unicodedata
 
 from lucine_core.errors import ValidationError
 
-__all__ = ["MAX_MESSAGE_LENGTH", "clean_text", "fold"]
+__all__ = [
+    "CLIENT_MESSAGE_ID_PATTERN",
+    "MAX_MESSAGE_LENGTH",
+    "check_client_message_id",
+    "clean_text",
+    "fold",
+]
 
 MAX_MESSAGE_LENGTH = 2000
 
 # C0/C1 control characters other than tab, newline and carriage return, plus the
 # bidirectional overrides that can disguise text in an operator's view.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+CLIENT_MESSAGE_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+"""What a client's own message id may be: 1 to 64 letters, digits, ``_`` or ``-``.
+
+Anchored for JSON Schema's (ECMA) regexes; Python's ``$`` also matches before a final
+newline, so the core checks with a full match instead.
+"""
+_CLIENT_MESSAGE_ID = re.compile("[A-Za-z0-9_-]{1,64}")
 
 
 def clean_text(text: str, *, field: str = "message", max_length: int = MAX_MESSAGE_LENGTH) -> str:
@@ -33,6 +47,19 @@ def clean_text(text: str, *, field: str = "message", max_length: int = MAX_MESSA
     if _FORBIDDEN.search(stripped):
         raise ValidationError(field=field, reason="must not contain control characters")
     return stripped
+
+
+def check_client_message_id(value: str | None) -> str | None:
+    """Return a client's message id unchanged (None stays None), or raise if it is malformed.
+
+    Raises:
+        ValidationError: not 1 to 64 letters, digits, ``_`` or ``-``.
+    """
+    if value is not None and _CLIENT_MESSAGE_ID.fullmatch(value) is None:
+        raise ValidationError(
+            field="clientMessageId", reason="must be 1 to 64 letters, digits, _ or -"
+        )
+    return value
 
 
 def fold(text: str) -> str:

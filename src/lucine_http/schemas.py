@@ -9,13 +9,16 @@ import msgspec
 
 from lucine_core.messages import Message
 from lucine_core.services.gaps import Gap, GapGroup
+from lucine_core.services.retries import OPENING_ID_MIN_LENGTH
 from lucine_core.services.views import ChatReply, EscalationOutcome, PollResult, QueueInfo
+from lucine_core.text import CLIENT_MESSAGE_ID_PATTERN
 
 __all__ = [
     "ActionIn",
     "ActionOut",
     "ChatIn",
     "ChatOut",
+    "ClientMessageId",
     "GapGroupOut",
     "GapOut",
     "GapsOut",
@@ -34,6 +37,23 @@ __all__ = [
 
 SessionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text = Annotated[str, msgspec.Meta(max_length=20_000)]
+ClientMessageId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=CLIENT_MESSAGE_ID_PATTERN,
+        description=(
+            "The client's own id for this message (1 to 64 of A-Z a-z 0-9 _ -, e.g. a"
+            " UUID), unique within the chat. Sending the message again with the same id"
+            " (after a lost response) stores nothing new and answers with what was stored"
+            " the first time; the same id with another text is a 409. A chat's first"
+            " message (no sessionId) is found again by an id of at least"
+            f" {OPENING_ID_MIN_LENGTH} random characters, for 10 minutes by default; a"
+            " shorter id is matched only within its chat."
+        ),
+    ),
+]
 
 
 class Camel(msgspec.Struct, rename="camel", kw_only=True):
@@ -75,6 +95,7 @@ class ChatIn(Camel):
 
     message: Text
     session_id: SessionId | None = None
+    client_message_id: ClientMessageId | None = None
 
 
 class ChatOut(Camel):
@@ -90,6 +111,16 @@ class ChatOut(Camel):
     queue: QueueOut | None = None
     operator: str | None = None
     message: MessageOut | None = None
+    reply_pending: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "True when a retried message (same clientMessageId) is stored but its reply"
+                " is not, while the assistant holds the chat: a reply the first request is"
+                " still writing arrives by poll and stream like any new message."
+            )
+        ),
+    ] = False
 
 
 class ActionIn(Camel):
@@ -216,6 +247,7 @@ def chat_out(reply: ChatReply) -> ChatOut:
         queue=queue_out(reply.queue),
         operator=reply.operator_name,
         message=message_out(reply.reply) if reply.reply else None,
+        reply_pending=reply.reply_pending,
     )
 
 

@@ -325,6 +325,55 @@ def test_queue_title_badge_sound_take_close_and_hand_back(  # noqa: PLR0915 - on
         assert visitor_poll(visitor, second)["sessionStatus"] == "ACTIVE"
 
 
+def test_queue_rows_show_the_question_language_and_a_wait_that_moves_on(
+    browser: Browser, manual_lucine: RunningServer
+) -> None:
+    """A waiting chat shows its visitor's words, language and the server's wait, ticking on."""
+    with (
+        open_page(browser, manual_lucine) as page,
+        httpx.Client(base_url=manual_lucine.url) as visitor,
+    ):
+        page.clock.install()  # before the page's timers exist, so the test can move them on
+
+        # The server's figure is shown, not one from requestedAt and the browser's clock:
+        # nearly three minutes more than the server counted say so.
+        def older(route: Route) -> None:
+            response = route.fetch()
+            if response.status != 200:
+                route.fulfill(response=response)
+                return
+            chats = response.json()
+            for chat in chats:
+                chat["waitedSeconds"] += 170
+            route.fulfill(response=response, body=json.dumps(chats))
+
+        page.route("**/api/operators/pending-chats", older)
+        try:
+            dashboard = Dashboard(page)
+            dashboard.login()
+            expect(page.locator("html")).to_have_attribute("data-live", "stream")
+            question = "hello, my QR code does not scan at the entrance"
+            chat = visitor.post("/api/chat", json={"message": question})
+            assert chat.status_code == 200, chat.text
+            sid = chat.json()["sessionId"]
+            action = visitor.post(
+                "/api/chat/action", json={"sessionId": sid, "action": "request_operator"}
+            )
+            assert action.json()["outcome"] == "queued", action.text
+
+            row = dashboard.chat(sid, "#pending-list")
+            expect(row.locator(".chat-last")).to_have_text(question)
+            expect(row.locator(".chat-last")).not_to_contain_text("connecting you")
+            expect(row.locator(".chat-lang")).to_have_text("Inglese")
+            expect(row.locator(".chat-wait")).to_have_text("2 min")
+            # Between reads of the list (30 s apart while the stream is up) the wait moves on.
+            page.clock.fast_forward(20_000)
+            expect(row.locator(".chat-wait")).to_have_text("3 min")
+        finally:
+            # A read in flight as the page closes must not reach the next test's pages.
+            page.unroute_all(behavior="ignoreErrors")
+
+
 def create_giulia(admin: Dashboard) -> Locator:
     """The admin creates Giulia (capacity 2, then 4); the audit trail shows both; her row."""
     page = admin.page

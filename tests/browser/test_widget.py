@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -12,8 +13,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, Route, expect
 
+from lucine_core.errors import ExternalServiceError
+from lucine_http.errors import lucine_error
 from tests.browser.conftest import SERVER_ENV, screenshot
-from tests.browser.helpers import NO, YES, Widget, without_csp
+from tests.browser.helpers import NO, SESSION_ID_JS, YES, Widget, without_csp
 from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
 
 pytestmark = pytest.mark.browser
@@ -147,6 +150,10 @@ def test_phone_panel_fills_the_screen(browser: Browser, server: RunningServer) -
         widget.launcher.tap()
         widget.ask("quanto costa il biglietto?")
         widget.ask("voglio parlare con un operatore")
+        # The panel slides in for 0.18 s; two quick answers can come sooner than that.
+        page.wait_for_function(
+            "!document.querySelector('.lucine-chat__panel').getAnimations().length"
+        )
         box = widget.panel.bounding_box()
         assert box == {"x": 0, "y": 0, "width": 360, "height": 740}
         sizes = page.evaluate("""() => {
@@ -384,3 +391,227 @@ def test_test_mode_shows_the_widget_only_after_the_parameter(
     expect(launcher).to_be_visible()
     page.goto(f"{server.url}/shop-test")
     expect(launcher).to_be_visible()
+
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+OUTAGE_IT = "Il servizio è momentaneamente non disponibile. Riprova tra qualche istante."
+
+
+def outage(route: Route) -> None:
+    """Answer as POST /api/chat does while Postgres is down: the real handler's 503."""
+    error = ExternalServiceError(service="database", reason="OperationalError")
+    answer = lucine_error(None, error)  # type: ignore[arg-type]  # it never reads the request
+    route.fulfill(
+        status=answer.status_code, content_type="application/json", body=json.dumps(answer.content)
+    )
+
+
+def stored(server: RunningServer, session_id: str) -> list[tuple[str, str]]:
+    """Every message the server holds for a chat, as (sender, text), read the widget's way."""
+    answer = httpx.get(f"{server.url}/api/chat/poll/{session_id}", params={"since": 0}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return [(m["sender"], m["message"]) for m in answer.json()["messages"]]
+
+
+def chat_bodies(page: Page) -> list[Any]:
+    """The bodies of the POST /api/chat requests the page makes from now on, in order."""
+    bodies: list[Any] = []
+    page.on(
+        "request",
+        lambda request: (
+            bodies.append(request.post_data_json)
+            if request.method == "POST" and request.url.endswith("/api/chat")
+            else None
+        ),
+    )
+    return bodies
+
+
+def test_an_outage_keeps_the_text_and_says_so(page: Page, server: RunningServer) -> None:
+    """On a 503 the text stays in the input under an Italian notice; once back, it goes once."""
+    widget = Widget(page)
+    widget.open()
+    widget.ask("a che ora aprite?")
+    session_id = widget.session_id()
+    bodies = chat_bodies(page)
+    page.route("**/api/chat", outage)
+    widget.input.fill("posso portare il cane?")
+    widget.input.press("Enter")
+    notice = widget.panel.get_by_role("alert")
+    expect(notice).to_have_text(OUTAGE_IT)
+    expect(widget.input).to_have_value("posso portare il cane?")
+    expect(widget.visitor()).to_have_text(["a che ora aprite?"])
+    screenshot(page, "desktop-outage")
+    assert len(bodies) == 1  # a refusal is not resent by itself
+    assert [text for sender, text in stored(server, session_id) if sender == "USER"] == [
+        "a che ora aprite?"
+    ]
+
+    page.unroute("**/api/chat", outage)
+    widget.input.press("Enter")
+    expect(widget.replies()).to_have_count(2)
+    expect(notice).to_be_hidden()
+    expect(widget.input).to_have_value("")
+    expect(widget.visitor()).to_have_text(["a che ora aprite?", "posso portare il cane?"])
+    # Sent again unchanged, it is the same message as far as the server can tell.
+    assert len(bodies) == 2
+    assert bodies[1]["clientMessageId"] == bodies[0]["clientMessageId"]
+    assert [text for sender, text in stored(server, session_id) if sender == "USER"] == [
+        "a che ora aprite?",
+        "posso portare il cane?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "label", "notice"),
+    [
+        ("en", "Your message", "The service is briefly unavailable. Please try again in a moment."),
+        (
+            "de",
+            "Ihre Nachricht",
+            "Der Dienst ist kurz nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.",
+        ),
+    ],
+    ids=["en", "de"],
+)
+def test_the_outage_notice_speaks_the_widgets_language(
+    page: Page, server: RunningServer, language: str, label: str, notice: str
+) -> None:
+    """With data-language set, the outage notice is in that language and the text stays."""
+    tag = f'<script src="/widget.js" defer data-language="{language}"></script>'
+    page.route("**/shop-outage", shop_page(SHOP.format(tag=tag)))
+    page.route("**/api/chat", outage)
+    page.goto(f"{server.url}/shop-outage")
+    page.locator(".lucine-chat__launcher").click()
+    box = page.get_by_role("textbox", name=label)
+    box.fill("what time do you open?")
+    box.press("Enter")
+    expect(page.get_by_role("dialog").get_by_role("alert")).to_have_text(notice)
+    expect(box).to_have_value("what time do you open?")
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        pytest.param(1, id="new-chat"),
+        pytest.param(2, id="ongoing-chat"),
+    ],
+)
+def test_a_lost_answer_is_resent_and_stored_once(
+    page: Page, server: RunningServer, lost: int
+) -> None:
+    """The server stores a message but its answer is lost: the resend (same id) stores nothing.
+
+    Losing the first answer is the hard case: the page does not know its chat yet, and the
+    resend must land in the chat the first attempt started, not in a new one.
+    """
+    bodies: list[Any] = []
+    chats: list[str] = []
+    polls_fail = False
+
+    def lose_one_answer(route: Route) -> None:
+        nonlocal polls_fail
+        bodies.append(route.request.post_data_json)
+        polls_fail = len(bodies) == lost
+        if not polls_fail:
+            route.fallback()
+            return
+        answer = route.fetch()  # the server stores the message and answers...
+        chats.append(answer.json()["sessionId"])
+        route.abort("connectionreset")  # ...but the answer never reaches the page
+
+    def poll(route: Route) -> None:
+        # A poll seeing the message stored would spare the resend: this test wants it.
+        if polls_fail:
+            route.abort()
+        else:
+            route.fallback()
+
+    page.route("**/api/chat", lose_one_answer)
+    page.route("**/api/chat/poll/**", poll)
+    widget = Widget(page)
+    widget.open()
+    widget.ask("a che ora aprite?")
+    widget.ask("posso portare il cane?")
+    expect(widget.visitor()).to_have_text(["a che ora aprite?", "posso portare il cane?"])
+    expect(widget.replies()).to_have_count(2)
+
+    assert len(bodies) == 3, bodies
+    ids = [body["clientMessageId"] for body in bodies]
+    assert all(CLIENT_ID.match(i) for i in ids), ids
+    assert ids[lost] == ids[lost - 1]  # the resend
+    assert len(set(ids)) == 2, ids
+    assert widget.session_id() == chats[0]
+    held = stored(server, chats[0])
+    assert [sender for sender, _ in held] == ["USER", "BOT", "USER", "BOT"], held
+    assert [text for sender, text in held if sender == "USER"] == [
+        "a che ora aprite?",
+        "posso portare il cane?",
+    ]
+    before = widget.log.locator(".lucine-chat__bubble").all_inner_texts()
+    page.reload()
+    expect(widget.panel).to_be_visible()
+    expect(widget.log.locator(".lucine-chat__bubble")).to_have_text(before)
+
+
+def test_no_connection_keeps_the_message_with_a_retry(page: Page, server: RunningServer) -> None:
+    """With every attempt dropped the message stays, marked unsent; "Riprova" sends it once."""
+    bodies: list[Any] = []
+
+    def drop(route: Route) -> None:
+        bodies.append(route.request.post_data_json)
+        route.abort("internetdisconnected")
+
+    page.route("**/api/chat", drop)
+    widget = Widget(page)
+    widget.open()
+    widget.input.fill("a che ora aprite?")
+    widget.input.press("Enter")
+    expect(widget.log.locator(".lucine-chat__msg--pending")).to_have_count(1)
+    retry = widget.log.get_by_role("button", name="Riprova")
+    expect(retry).to_be_visible()  # after the resends, about 3.5 s
+    expect(widget.log.locator(".lucine-chat__msg--unsent")).to_contain_text("Non inviato.")
+    expect(widget.panel.get_by_role("alert")).to_have_text(
+        "Connessione non riuscita. Controlla la rete e riprova."
+    )
+    expect(widget.visitor()).to_have_text(["a che ora aprite?"])
+    expect(widget.input).to_have_value("")
+    assert len(bodies) == 4, bodies  # the first attempt and three resends
+    assert len({body["clientMessageId"] for body in bodies}) == 1
+    screenshot(page, "desktop-unsent")
+
+    # Refused on the resend: the server may hold it from a lost answer, so it stays unsent
+    # (to go again under its own id) instead of going back into the input.
+    page.unroute("**/api/chat", drop)
+    page.route("**/api/chat", outage)
+    retry.click()
+    expect(widget.panel.get_by_role("alert")).to_have_text(OUTAGE_IT)
+    expect(retry).to_be_visible()
+    expect(widget.input).to_have_value("")
+    expect(widget.visitor()).to_have_text(["a che ora aprite?"])
+
+    page.unroute("**/api/chat", outage)
+    retry.click()
+    expect(widget.replies()).to_have_count(1)
+    expect(retry).to_have_count(0)
+    expect(widget.panel.get_by_role("alert")).to_be_hidden()
+    expect(widget.visitor()).to_have_text(["a che ora aprite?"])
+    expect(widget.log.locator(".lucine-chat__msg--unsent")).to_have_count(0)
+    page.wait_for_function(SESSION_ID_JS)  # saved with the answer's bookkeeping, just after
+    held = stored(server, widget.session_id())
+    assert [sender for sender, _ in held] == ["USER", "BOT"], held
+
+
+def test_message_ids_without_random_uuid(page: Page) -> None:
+    """Where crypto.randomUUID is missing (plain-HTTP shops) the id still fits the server's rule."""
+    page.add_init_script("delete Crypto.prototype.randomUUID")
+    bodies = chat_bodies(page)
+    widget = Widget(page)
+    widget.open()
+    widget.ask("a che ora aprite?")
+    widget.ask("posso portare il cane?")
+    ids = [body["clientMessageId"] for body in bodies]
+    assert all(CLIENT_ID.match(i) for i in ids), ids
+    assert not any(UUID.match(i) for i in ids), ids  # the fallback made them
+    assert ids[0] != ids[1]

@@ -122,6 +122,7 @@ def rich_session(session_id: str = "s-rich") -> ChatSession:
     chat.escalation = EscalationState(consecutive_failures=2, suppress_next_offer=True)
     chat.sla_alerts = frozenset({"first_response:warning", "queue_wait:breached"})
     chat.operator_replied_at = at(3) + timedelta(microseconds=123_456)
+    chat.opening_client_message_id = f"{session_id}-opening-client-message"
     return chat
 
 
@@ -132,6 +133,7 @@ def message(
     sender: Sender = Sender.USER,
     sent: datetime | None = None,
     meta: MessageMeta | None = None,
+    client_message_id: str | None = None,
 ) -> Message:
     """The ``seq``-th message of a session, with a text naming both."""
     return Message(
@@ -143,6 +145,7 @@ def message(
         at=sent or at(seq),
         operator_id="op-1" if sender is Sender.OPERATOR else None,
         meta=meta or MessageMeta(),
+        client_message_id=client_message_id,
     )
 
 
@@ -159,6 +162,7 @@ def rich_meta() -> MessageMeta:
         escalation_reasons=("low_confidence", "repeated_failure"),
         timeout_reason="visitor_inactive",
         kind="ticket_offer",
+        reply_to=3,
     )
 
 

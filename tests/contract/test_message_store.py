@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from lucine_core.enums import Sender
-from lucine_core.errors import ConflictError
+from lucine_core.errors import ConcurrencyError, ConflictError
 from lucine_core.messages import Message, MessageMeta
 from lucine_core.ports import UnitOfWorkFactory
 from tests.contract.builders import at, message, rich_meta
@@ -97,6 +97,46 @@ async def test_duplicate_seq_conflicts(uow_factory: UnitOfWorkFactory) -> None:
             await uow.messages.add(duplicate)
     async with uow_factory() as uow:
         assert await uow.messages.list("s-1") == [message("s-1", 1)]
+
+
+async def test_find_by_client_id_finds_the_message_of_that_session(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A message stored with a client id is found by it in its session only, id included."""
+    first = message("s-1", 1, client_message_id="c-1")
+    other = message("s-1", 2, client_message_id="c-2")
+    await _store(uow_factory, first, message("s-1", 3), other, message("s-2", 1))
+    async with uow_factory() as uow:
+        assert await uow.messages.find_by_client_id("s-1", "c-1") == first
+        assert await uow.messages.find_by_client_id("s-1", "c-2") == other
+        assert await uow.messages.find_by_client_id("s-2", "c-1") is None
+        assert await uow.messages.find_by_client_id("s-1", "C-1") is None
+        listed = await uow.messages.list("s-1")
+    assert [m.client_message_id for m in listed] == ["c-1", "c-2", None]
+
+
+async def test_a_client_id_is_stored_once_per_session(uow_factory: UnitOfWorkFactory) -> None:
+    """One message per client id and session: a second is a ConcurrencyError, not in others."""
+    await _store(uow_factory, message("s-1", 1, client_message_id="c-1"))
+    async with uow_factory() as uow:
+        with pytest.raises(ConcurrencyError):
+            await uow.messages.add(message("s-1", 2, client_message_id="c-1"))
+    await _store(uow_factory, message("s-2", 1, client_message_id="c-1"))
+    async with uow_factory() as uow:
+        assert [m.seq for m in await uow.messages.list("s-1")] == [1]
+        assert [m.seq for m in await uow.messages.list("s-2")] == [1]
+
+
+async def test_messages_without_client_ids_never_clash(uow_factory: UnitOfWorkFactory) -> None:
+    """Any number of a session's messages have no client id; a seq clash stays a ConflictError."""
+    await _store(uow_factory, *(message("s-1", seq) for seq in range(1, 4)))
+    async with uow_factory() as uow:
+        with pytest.raises(ConflictError) as clash:
+            await uow.messages.add(message("s-1", 3, client_message_id="c-9"))
+    assert not isinstance(clash.value, ConcurrencyError)
+    async with uow_factory() as uow:
+        assert [m.client_message_id for m in await uow.messages.list("s-1")] == [None] * 3
+        assert await uow.messages.find_by_client_id("s-1", "c-9") is None
 
 
 async def test_same_seq_in_another_session_is_fine(uow_factory: UnitOfWorkFactory) -> None:

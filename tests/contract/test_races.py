@@ -22,6 +22,7 @@ from lucine_core.errors import ConflictError
 from lucine_core.ports import UnitOfWorkFactory
 from lucine_core.services import Policies, Services
 from lucine_core.services.chat import poll, visitor_message
+from lucine_core.services.conversation import operator_message
 from lucine_core.services.handoff import request_operator, take_chat
 from lucine_core.services.operators import create_operator, set_availability
 from tests.contract.conftest import AdapterOpener
@@ -157,3 +158,96 @@ async def _concurrent_messages(database: UnitOfWorkFactory, run: int) -> None:
     assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
     written = [m.text for m in messages if m.sender is Sender.USER]
     assert sorted(written) == sorted(["ciao", *texts]), f"run {run}: lost or doubled messages"
+
+
+async def test_racing_sends_of_one_client_message_store_it_once(
+    adapter: AdapterOpener, request: pytest.FixtureRequest
+) -> None:
+    """Ten sends of one message with one client id at once: stored and answered once, none fails."""
+    for run in runs(request):
+        async with adapter() as database:
+            await _racing_sends(database, run)
+
+
+async def _racing_sends(database: UnitOfWorkFactory, run: int) -> None:
+    services = services_on(database)
+    sid = (await visitor_message(services, text="ciao", session_id=None)).session_id
+    text = "a che ora aprite?"
+    results = await asyncio.gather(
+        *(
+            visitor_message(services, text=text, session_id=sid, client_message_id="retry-1")
+            for _ in range(10)
+        )
+    )
+    (seq,) = {r.visitor_seq for r in results}
+    replies = {r.reply.id for r in results if r.reply is not None}
+    assert len(replies) == 1, f"run {run}: replies {replies}"
+    assert all(r.reply is not None or r.reply_pending for r in results), f"run {run}"
+    messages = (await poll(services, session_id=sid)).messages
+    assert [m.text for m in messages].count(text) == 1, f"run {run}: stored more than once"
+    assert [m.id for m in messages if m.meta.reply_to == seq] == list(replies)
+    async with database() as uow:
+        answers = await uow.events.list(types=[EventType.KB_ANSWER], session_id=sid)
+    assert len(answers) == 2, f"run {run}: {len(answers)} answers recorded"
+
+
+async def test_racing_sends_of_one_operator_message_store_it_once(
+    adapter: AdapterOpener, request: pytest.FixtureRequest
+) -> None:
+    """Ten sends of an operator's reply with one client id at once: one message, all get it."""
+    for run in runs(request):
+        async with adapter() as database:
+            await _racing_operator_sends(database, run)
+
+
+async def _racing_operator_sends(database: UnitOfWorkFactory, run: int) -> None:
+    services = services_on(database)
+    (operator_id,) = await online_operators(services, 1)
+    sid = (await visitor_message(services, text="ciao", session_id=None)).session_id
+    await take_chat(services, operator_id=operator_id, session_id=sid)
+    results = await asyncio.gather(
+        *(
+            operator_message(
+                services,
+                operator_id=operator_id,
+                session_id=sid,
+                text="Eccomi",
+                client_message_id="retry-2",
+            )
+            for _ in range(10)
+        )
+    )
+    assert len(set(results)) == 1, f"run {run}: {len(set(results))} different messages"
+    messages = (await poll(services, session_id=sid)).messages
+    assert [m.text for m in messages].count("Eccomi") == 1, f"run {run}: stored more than once"
+
+
+async def test_racing_first_messages_of_one_client_id_open_one_chat(
+    adapter: AdapterOpener, request: pytest.FixtureRequest
+) -> None:
+    """Ten sends of a chat's first message (no sessionId, one client id) at once: one chat."""
+    for run in runs(request):
+        async with adapter() as database:
+            await _racing_first_messages(database, run)
+
+
+async def _racing_first_messages(database: UnitOfWorkFactory, run: int) -> None:
+    services = services_on(database)
+    opening = f"opening-{run:02d}-0b4c7f7e3f1d4d7b9a51"
+    results = await asyncio.gather(
+        *(
+            visitor_message(services, text="ciao", session_id=None, client_message_id=opening)
+            for _ in range(10)
+        )
+    )
+    (sid,) = {r.session_id for r in results}
+    replies = {r.reply.id for r in results if r.reply is not None}
+    assert len(replies) == 1, f"run {run}: replies {replies}"
+    assert all(r.reply is not None or r.reply_pending for r in results), f"run {run}"
+    async with database() as uow:
+        chats = await uow.sessions.list()
+        started = await uow.events.list(types=[EventType.SESSION_STARTED])
+    assert [c.id for c in chats] == [sid], f"run {run}: {len(chats)} chats"
+    assert len(started) == 1, f"run {run}: {len(started)} chats started"
+    messages = (await poll(services, session_id=sid)).messages
+    assert [m.sender for m in messages] == [Sender.USER, Sender.BOT], f"run {run}: {messages}"

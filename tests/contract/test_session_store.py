@@ -106,6 +106,37 @@ async def test_add_of_an_existing_id_conflicts(uow_factory: UnitOfWorkFactory) -
     assert (await _get(uow_factory, "s-1")).status is SessionStatus.ACTIVE
 
 
+def opened_by(session_id: str, client_message_id: str | None) -> ChatSession:
+    """A new session whose first message had client message id ``client_message_id``."""
+    return attrs.evolve(session(session_id), opening_client_message_id=client_message_id)
+
+
+async def test_find_opened_by_finds_the_chat_a_client_id_opened(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The session opened by a client id is found by that exact id, equal in every field."""
+    await _store(uow_factory, opened_by("s-1", "open-1"), opened_by("s-2", "open-2"))
+    await _store(uow_factory, opened_by("s-3", None), opened_by("s-4", None))
+    async with uow_factory() as uow:
+        found = await uow.sessions.find_opened_by("open-2")
+        assert await uow.sessions.find_opened_by("OPEN-2") is None
+        assert await uow.sessions.find_opened_by("open-3") is None
+    assert found == attrs.evolve(opened_by("s-2", "open-2"), version=1)
+
+
+async def test_a_client_id_opens_one_chat(uow_factory: UnitOfWorkFactory) -> None:
+    """A second session opened by a stored client id is a ConcurrencyError; the first stays."""
+    await _store(uow_factory, opened_by("s-1", "open-1"))
+    async with uow_factory() as uow:
+        with pytest.raises(ConcurrencyError):
+            await uow.sessions.add(opened_by("s-2", "open-1"))
+    async with uow_factory() as uow:
+        assert [s.id for s in await uow.sessions.list()] == ["s-1"]
+        found = await uow.sessions.find_opened_by("open-1")
+    assert found is not None
+    assert found.id == "s-1"
+
+
 async def test_get_unknown_is_not_found(uow_factory: UnitOfWorkFactory) -> None:
     """Reading a session nobody stored raises NotFoundError."""
     async with uow_factory() as uow:

@@ -1,12 +1,17 @@
 """A Postgres outage seen from outside: readiness says so at once, and it all comes back.
 
 A real `lucine serve` on a Postgres cluster of the test's own; the cluster is stopped
-(immediate, as in a crash) and started again while the server keeps running.
+(immediate, as in a crash) and started again while the server keeps running, or its
+port is taken over by a listener that accepts connections and never answers (a frozen
+host, a route that drops packets).
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
+from collections.abc import Iterator
 
 import httpx
 
@@ -60,3 +65,37 @@ def test_health_reports_a_postgres_outage_and_the_recovery(pg_cluster: PostgresC
         chat = client.post("/api/chat", json={"message": "a che ora aprite?"})
         assert chat.status_code == 200, chat.text
         assert chat.json()["reply"]
+
+
+@contextlib.contextmanager
+def silent_listener(port: int) -> Iterator[None]:
+    """127.0.0.1:``port`` accepts TCP connections (the kernel does) and never says a word."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(64)
+        yield
+
+
+def test_health_answers_while_postgres_is_silent(pg_cluster: PostgresCluster) -> None:
+    """A database that accepts connections and never answers: health is 503 in seconds.
+
+    Connecting is bounded (connect_timeout), so no request waits for TCP to give up.
+    """
+    with (
+        serve_process(database_url=pg_cluster.url, admin=False) as server,
+        httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) as client,
+    ):
+        assert client.get("/api/health").status_code == 200
+        pg_cluster.stop()
+        with silent_listener(pg_cluster.port):
+            started = time.monotonic()
+            down = client.get("/api/health")
+            assert time.monotonic() - started < REQUEST_TIMEOUT
+            assert down.status_code == 503, down.text
+            assert down.json()["database"] == "unavailable"
+            assert client.get("/api/health/live").status_code == 200
+        pg_cluster.start()
+        back = _until(RECOVERY, client, 200)
+        assert back.status_code == 200, back.text
+        assert back.json()["database"] == "ok"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -233,6 +234,104 @@ def test_openapi_lists_every_route(api: Api) -> None:
         template = template.replace("/kb/orari", "/kb/{item_id}")
         template = template.replace("/operators/x", "/operators/{operator_id}")
         assert method.lower() in paths[template.rstrip("/")], template
+
+
+# --- retried messages (clientMessageId) ----------------------------------------------
+
+BAD_CLIENT_IDS = ["", "a" * 65, "with space", "ünï", "a/b", "tail\n", 42]
+
+
+def stored_texts(api: Api, sid: str) -> list[str]:
+    """The texts of every message of the chat, in order."""
+    return [m["message"] for m in api.client.get(f"/api/chat/poll/{sid}").json()["messages"]]
+
+
+@pytest.mark.parametrize("bad", BAD_CLIENT_IDS)
+def test_chat_refuses_a_malformed_client_message_id(api: Api, bad: object) -> None:
+    """A clientMessageId that is not 1-64 of A-Za-z0-9_- is a 400 naming it; nothing is stored."""
+    sid = api.visitor_chat()
+    before = stored_texts(api, sid)
+    body = {"message": "ciao", "sessionId": sid, "clientMessageId": bad}
+    assert_bad(api.client.post("/api/chat", json=body), "clientMessageId")
+    assert stored_texts(api, sid) == before
+
+
+@pytest.mark.parametrize("bad", BAD_CLIENT_IDS)
+def test_send_message_refuses_a_malformed_client_message_id(api: Api, bad: object) -> None:
+    """The operator's send-message refuses a bad clientMessageId with a 400; nothing is stored."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    before = stored_texts(api, sid)
+    body = {"sessionId": sid, "message": "Eccomi", "clientMessageId": bad}
+    response = api.client.post("/api/operators/send-message", json=body, headers=ada)
+    assert_bad(response, "clientMessageId")
+    assert stored_texts(api, sid) == before
+
+
+def test_a_retried_chat_message_gets_the_same_answer_and_is_stored_once(api: Api) -> None:
+    """POST /api/chat again with the same clientMessageId: the same body, one stored message."""
+    sid = api.visitor_chat()
+    body = {"message": "a che ora aprite?", "sessionId": sid, "clientMessageId": "m-1"}
+    first = api.client.post("/api/chat", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json()["reply"]
+    again = api.client.post("/api/chat", json=body)
+    assert again.status_code == 200, again.text
+    texts = stored_texts(api, sid)
+    assert texts.count("a che ora aprite?") == 1
+    assert texts.count(first.json()["reply"]) == 1
+    assert again.json() == first.json()
+    assert first.json()["replyPending"] is False
+
+
+def test_a_retried_first_message_lands_in_the_chat_it_opened(api: Api) -> None:
+    """A chat's first message resent without sessionId (a UUID id): the same body, one chat."""
+    body = {"message": "a che ora aprite?", "clientMessageId": str(uuid.uuid4())}
+    first = api.client.post("/api/chat", json=body)
+    assert first.status_code == 200, first.text
+    again = api.client.post("/api/chat", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    sid = first.json()["sessionId"]
+    assert stored_texts(api, sid) == ["a che ora aprite?", first.json()["reply"]]
+    other = api.client.post("/api/chat", json=body | {"message": "ciao"})
+    assert other.status_code == 409, other.text
+
+
+def test_a_retried_operator_message_returns_it_and_is_stored_once(api: Api) -> None:
+    """send-message again with the same clientMessageId: the same 201 body, one stored message."""
+    _, ada = api.operator("ada")
+    sid = api.held_chat(ada)
+    body = {"sessionId": sid, "message": "Eccomi", "clientMessageId": "o-1"}
+    first = api.client.post("/api/operators/send-message", json=body, headers=ada)
+    assert first.status_code == 201, first.text
+    again = api.client.post("/api/operators/send-message", json=body, headers=ada)
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert stored_texts(api, sid).count("Eccomi") == 1
+
+
+def test_a_client_message_id_reused_for_another_text_is_409(api: Api) -> None:
+    """The same clientMessageId with a different message is a 409 and stores nothing."""
+    sid = api.visitor_chat()
+    sent = {"message": "prima", "sessionId": sid, "clientMessageId": "m-2"}
+    assert api.client.post("/api/chat", json=sent).status_code == 200
+    before = stored_texts(api, sid)
+    reused = api.client.post("/api/chat", json=sent | {"message": "dopo"})
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["code"] == "conflict"
+    assert stored_texts(api, sid) == before
+
+
+def test_openapi_describes_client_message_ids(api: Api) -> None:
+    """/api/docs documents clientMessageId on both bodies and replyPending on the reply."""
+    schemas = api.client.get("/api/docs/openapi.json").json()["components"]["schemas"]
+    for body in ("ChatIn", "SendIn"):
+        field = schemas[body]["properties"]["clientMessageId"]
+        assert field["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
+        assert "same id" in field["description"]
+        assert "clientMessageId" not in schemas[body].get("required", [])
+    assert "retried" in schemas["ChatOut"]["properties"]["replyPending"]["description"]
 
 
 # --- /api/chat-management -------------------------------------------------------------
@@ -933,6 +1032,33 @@ def test_kb_gaps_group_what_visitors_asked_and_nobody_answered(api: Api) -> None
         assert_bad(gaps(params={"days": days}), "days")
     for limit in (0, 201):
         assert_bad(gaps(params={"limit": limit}), "limit")
+
+
+def test_pending_chats_show_the_visitors_words_language_and_wait(
+    api: Api, clock: FixedClock
+) -> None:
+    """A queue row: the visitor's last words as a one-line preview, language, seconds waited."""
+    _, ada = api.operator("ada")
+    sid = api.visitor_chat("hello, my QR code does not scan")
+    long = "the ticket I bought for Sunday never arrived by e-mail\n" * 10
+    sent = api.client.post("/api/chat", json={"message": long, "sessionId": sid})
+    assert sent.status_code == 200, sent.text
+    api.client.post("/api/chat/action", json={"sessionId": sid, "action": "request_operator"})
+    clock.advance(timedelta(minutes=3))
+
+    (row,) = api.client.get("/api/operators/pending-chats", headers=ada).json()
+
+    assert row["lastMessage"].startswith("I'm connecting you with an operator")
+    assert row["lastVisitorMessage"].startswith("the ticket I bought for Sunday never arrived")
+    assert row["lastVisitorMessage"].endswith("…")
+    assert len(row["lastVisitorMessage"]) <= 160
+    assert "\n" not in row["lastVisitorMessage"]
+    assert row["language"] == "en"
+    assert row["waitedSeconds"] == 180, "by the server's clock: no browser's skew"
+    other = api.visitor_chat("a che ora aprite?")
+    every = api.client.get("/api/chat-management/active-chats", headers=ada).json()
+    waits = {r["sessionId"]: r["waitedSeconds"] for r in every}
+    assert waits == {sid: 180, other: None}, "only a queued chat has a wait"
 
 
 # --- the whole conversation ---------------------------------------------------------------

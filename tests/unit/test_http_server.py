@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import pty
+import secrets
 import select
 import signal
+import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -133,6 +136,95 @@ def check_nul_inputs(server: RunningServer) -> None:
     assert login.status_code in (400, 401), login.text
 
 
+def wait_for(found: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """Call ``found`` until it is true, failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not found():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.02)
+
+
+def post_and_drop(server: RunningServer, body: Any, stored: Callable[[], bool]) -> None:
+    """POST ``body`` to /api/chat on a raw socket, then close it unread once ``stored()``."""
+    payload = json.dumps(body).encode()
+    url = httpx.URL(server.url)
+    head = (
+        f"POST /api/chat HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as dropped:
+        dropped.sendall(head.encode() + payload)
+        wait_for(stored, "stored message")
+
+
+def check_retried_once(server: RunningServer, body: Any, sid: str) -> None:
+    """Retried (again while ``replyPending``), ``body`` gets its stored reply; it is stored once."""
+    retried = post(server, "/api/chat", body)
+    for _ in range(200):
+        assert retried.status_code == 200, retried.text
+        if not retried.json().get("replyPending"):
+            break
+        time.sleep(0.05)
+        retried = post(server, "/api/chat", body)
+    messages = get(server, f"/api/chat/poll/{sid}").json()["messages"]
+    assert [m["message"] for m in messages].count(body["message"]) == 1, messages
+    (asked,) = [m for m in messages if m["message"] == body["message"]]
+    (reply,) = [m for m in messages if m["seq"] > asked["seq"]]
+    answer = retried.json()
+    assert answer["sessionId"] == sid
+    assert answer["replyPending"] is False
+    assert answer["message"] == reply
+    assert answer["reply"] == reply["message"]
+    assert reply["sender"] == "BOT"
+
+
+def check_retry_after_dropped_connection(server: RunningServer) -> None:
+    """A message whose response was never read, sent again with its id, is stored once.
+
+    The client writes POST /api/chat on a raw socket and, once the server has stored the
+    message, closes the connection without reading a byte of the response; it retries
+    with the same clientMessageId (again while ``replyPending``) and gets the stored reply.
+    """
+    sid = post(server, "/api/chat", {"message": "ciao"}).json()["sessionId"]
+    body = {
+        "message": "a che ora aprite?",
+        "sessionId": sid,
+        "clientMessageId": secrets.token_urlsafe(16),
+    }
+
+    def stored() -> bool:
+        messages = get(server, f"/api/chat/poll/{sid}").json()["messages"]
+        return body["message"] in [m["message"] for m in messages]
+
+    post_and_drop(server, body, stored)
+    check_retried_once(server, body, sid)
+
+
+def check_first_message_retry_after_dropped_connection(server: RunningServer) -> None:
+    """A chat's first message, its response dropped, resent without sessionId: one chat.
+
+    The client never learnt its chat's id, so the retry is matched by the client message
+    id (a UUID) alone; the admin's chat list shows that exactly one chat holds the message.
+    """
+    login = post(
+        server, "/api/operators/login", {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    body = {"message": f"a che ora aprite? {secrets.token_hex(4)}", "clientMessageId": str(uuid4())}
+
+    def chats() -> list[str]:
+        listed = get(server, "/api/chat-management/active-chats?filter=all", headers=headers)
+        assert listed.status_code == 200, listed.text
+        return [c["sessionId"] for c in listed.json() if c["lastVisitorMessage"] == body["message"]]
+
+    post_and_drop(server, body, lambda: bool(chats()))
+    (sid,) = chats()
+    check_retried_once(server, body, sid)
+    assert chats() == [sid]
+    post(server, "/api/operators/logout", headers=headers)
+
+
 def check_stop(server: RunningServer) -> None:
     """SIGTERM ends the process within 10 s, cleanly or by the re-raised signal."""
     took = server.stop(timeout=10)
@@ -151,6 +243,18 @@ def test_visitor_conversation_ends_in_a_ticket(sqlite_server: RunningServer) -> 
     """With nobody online a visitor's request for a human offers the form, which makes a ticket."""
     ticket_id = check_conversation(sqlite_server)
     check_admin(sqlite_server, ticket_id)
+
+
+def test_a_retry_after_a_dropped_connection_is_stored_once(sqlite_server: RunningServer) -> None:
+    """A visitor's message retried after its connection dropped is stored and answered once."""
+    check_retry_after_dropped_connection(sqlite_server)
+
+
+def test_a_first_message_retried_after_a_dropped_connection_opens_one_chat(
+    sqlite_server: RunningServer,
+) -> None:
+    """A chat's first message retried after its connection dropped opens and holds one chat."""
+    check_first_message_retry_after_dropped_connection(sqlite_server)
 
 
 def test_admin_from_the_cli_logs_in(sqlite_server: RunningServer) -> None:
@@ -227,13 +331,15 @@ def test_sigterm_stops_the_server_within_ten_seconds() -> None:
 
 
 def test_on_postgres(postgres_url: str) -> None:
-    """The same run on Postgres: health, a conversation to a ticket, the admin, odd ids, SIGTERM."""
+    """The same run on Postgres: health, a ticket, the admin, odd ids, a retry, SIGTERM."""
     empty_postgres(postgres_url)
     with serve_process(database_url=postgres_url, migrate=False) as server:
         check_health(server)
         ticket_id = check_conversation(server)
         check_admin(server, ticket_id)
         check_hostile_paths(server)
+        check_retry_after_dropped_connection(server)
+        check_first_message_retry_after_dropped_connection(server)
         assert "postgresql+psycopg://" in server.output()
         assert not (server.data_dir / "lucine.sqlite3").exists()
         assert not (server.data_dir / "secret.key").exists()

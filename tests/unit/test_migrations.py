@@ -118,7 +118,7 @@ async def test_upgrade_from_empty_creates_exactly_the_metadata_schema(empty_url:
     """Upgrading an empty database reaches head with nothing autogenerate would change."""
     assert await current(empty_url) is None
     await upgrade(empty_url)
-    assert await current(empty_url) == head() == "0005"
+    assert await current(empty_url) == head() == "0006"
     assert await on_connection(empty_url, differences) == []
     tables = await on_connection(empty_url, lambda c: set(inspect(c).get_table_names()))
     assert tables == set(metadata.tables) | {"alembic_version"}
@@ -150,6 +150,79 @@ async def test_the_partial_unique_index_allows_one_waiting_entry_per_session(
         await on_connection(
             empty_url, lambda c: c.execute(INSERT_QUEUE, queue_row("q4", "WAITING"))
         )
+
+
+INSERT_MESSAGE = text(
+    "INSERT INTO messages (session_id, seq, id, sender, text, at, meta, client_message_id)"
+    " VALUES (:s, :seq, :id, 'USER', 'ciao', :at, '{}', :client)"
+)
+
+
+def message_row(session_id: str, seq: int, client: str | None) -> dict[str, Any]:
+    """A visitor's message with client message id ``client``."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return {"s": session_id, "seq": seq, "id": f"{session_id}-{seq}", "at": at, "client": client}
+
+
+async def test_client_message_ids_are_unique_per_session_and_nulls_never_clash(
+    empty_url: str,
+) -> None:
+    """From 0006 on a session has one message per client id; ids it lacks (NULL) never clash."""
+    await upgrade(empty_url, "0005")
+    old = text(
+        "INSERT INTO messages (session_id, seq, id, sender, text, at, meta)"
+        " VALUES ('s1', 1, 's1-1', 'USER', 'ciao', :at, '{}')"
+    )
+    await on_connection(
+        empty_url, lambda c: c.execute(old, {"at": datetime(2026, 1, 1, tzinfo=UTC)})
+    )
+    await upgrade(empty_url)
+    rows = [message_row("s1", 2, None), message_row("s1", 3, "c-1"), message_row("s2", 1, "c-1")]
+    await on_connection(empty_url, lambda c: c.execute(INSERT_MESSAGE, rows))
+    with pytest.raises(IntegrityError):
+        await on_connection(
+            empty_url, lambda c: c.execute(INSERT_MESSAGE, message_row("s1", 4, "c-1"))
+        )
+    kept = await on_connection(
+        empty_url,
+        lambda c: c.execute(
+            text("SELECT seq, client_message_id FROM messages WHERE session_id = 's1' ORDER BY seq")
+        ).all(),
+    )
+    assert [tuple(r) for r in kept] == [(1, None), (2, None), (3, "c-1")]
+
+
+INSERT_OLD_SESSION = text(
+    "INSERT INTO sessions (id, status, language, created_at, last_activity_at,"
+    " status_changed_at, message_count, escalation, sla_alerts, history_count, version)"
+    " VALUES (:id, 'ACTIVE', 'it', :at, :at, :at, 1, '{}', '[]', 0, 1)"
+)
+INSERT_SESSION = text(
+    "INSERT INTO sessions (id, status, language, created_at, last_activity_at,"
+    " status_changed_at, message_count, escalation, sla_alerts, history_count, version,"
+    " opening_client_message_id)"
+    " VALUES (:id, 'ACTIVE', 'it', :at, :at, :at, 1, '{}', '[]', 0, 1, :opening)"
+)
+
+
+async def test_a_client_message_id_opens_one_chat_and_nulls_never_clash(empty_url: str) -> None:
+    """From 0006 on one session per opening client id; older sessions, and most, have none."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    await upgrade(empty_url, "0005")
+    await on_connection(empty_url, lambda c: c.execute(INSERT_OLD_SESSION, {"id": "s0", "at": at}))
+    await upgrade(empty_url)
+    rows = [{"id": sid, "at": at, "opening": key} for sid, key in [("s1", None), ("s2", "k-1")]]
+    await on_connection(empty_url, lambda c: c.execute(INSERT_SESSION, rows))
+    clash = {"id": "s3", "at": at, "opening": "k-1"}
+    with pytest.raises(IntegrityError):
+        await on_connection(empty_url, lambda c: c.execute(INSERT_SESSION, clash))
+    kept = await on_connection(
+        empty_url,
+        lambda c: c.execute(
+            text("SELECT id, opening_client_message_id FROM sessions ORDER BY id")
+        ).all(),
+    )
+    assert [tuple(r) for r in kept] == [("s0", None), ("s1", None), ("s2", "k-1")]
 
 
 async def test_downgrade_to_base_removes_every_table(empty_url: str) -> None:

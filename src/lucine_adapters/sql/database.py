@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -30,6 +30,10 @@ __all__ = ["SqlDatabase", "SqlUnitOfWork", "make_engine", "sqlite_url", "transla
 _RETRYABLE = {"40001", "40P01"}
 _NUL_IN_TEXT = "22021"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Without a bound, connecting to a Postgres host that has gone silent (a frozen server, a
+# dropped route, a failover in progress) waits for TCP to give up, minutes: every request,
+# /api/health included, would hang instead of answering 503. A URL's own wins.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 3
 
 
 def sqlite_url(path: Path) -> str:
@@ -55,14 +59,26 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An async engine for ``url``, with SQLite tuned for one writer at a time."""
+    """An async engine for ``url``, with SQLite tuned for one writer at a time.
+
+    Postgres connections give up after POSTGRES_CONNECT_TIMEOUT_SECONDS unless ``url``
+    sets its own ``connect_timeout``.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 

@@ -78,6 +78,7 @@ def session_to_row(session: ChatSession, *, history_count: int) -> dict[str, Any
         "sla_alerts": sorted(session.sla_alerts),
         "history_count": history_count,
         "version": session.version,
+        "opening_client_message_id": session.opening_client_message_id,
     }
 
 
@@ -98,6 +99,7 @@ def session_from_row(row: Row, history: list[StatusChange]) -> ChatSession:
         rating=row["rating"],
         rating_comment=row["rating_comment"],
         sla_alerts=frozenset(row["sla_alerts"]),
+        opening_client_message_id=row["opening_client_message_id"],
         version=row["version"],
         history=history,
     )
@@ -138,6 +140,7 @@ def message_to_row(message: Message) -> dict[str, Any]:
         "at": message.at,
         "operator_id": message.operator_id,
         "meta": _json.unstructure(message.meta),
+        "client_message_id": message.client_message_id,
     }
 
 
@@ -152,6 +155,7 @@ def message_from_row(row: Row) -> Message:
         at=row["at"],
         operator_id=row["operator_id"],
         meta=_json.structure(row["meta"], MessageMeta),
+        client_message_id=row["client_message_id"],
     )
 
 

@@ -8,7 +8,7 @@ writers exactly one succeeds, on both backends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +60,31 @@ class _SqlStore:
         if result.first() is None:
             raise ConflictError(reason=reason)
 
+    async def _insert_claiming(
+        self,
+        table: Table,
+        values: Mapping[str, Any],
+        reason: str,
+        *,
+        kind: str,
+        claim: str | None,
+        holder: Callable[[str], Awaitable[object | None]],
+    ) -> None:
+        """Insert like `_insert_new`, but a clash on the client's own unique id is a retry.
+
+        A clash on ``claim`` is a ConcurrencyError: another writer stored it first, and the
+        use case run again finds what that writer stored (by ``holder``).
+        """
+        try:
+            await self._insert_new(table, values, reason)
+        except ConflictError:
+            # ON CONFLICT DO NOTHING does not say which key clashed: look for the claim.
+            if claim is None or await holder(claim) is None:
+                raise
+            raise ConcurrencyError(
+                kind=kind, key=claim, reason=f"a {kind} with that client id exists"
+            ) from None
+
 
 class SqlSessionStore(_SqlStore):
     """SessionStore on the sessions and session_changes tables."""
@@ -99,11 +124,26 @@ class SqlSessionStore(_SqlStore):
         return sessions
 
     async def add(self, session: ChatSession) -> None:
-        """Insert a session (version 1) and its history."""
+        """Insert a session (version 1) and its history; its id and opening client id are new."""
         row = rows.session_to_row(session, history_count=len(session.history)) | {"version": 1}
-        await self._insert_new(t.sessions, row, "a session with that id exists")
+        await self._insert_claiming(
+            t.sessions,
+            row,
+            "a session with that id exists",
+            kind="session",
+            claim=session.opening_client_message_id,
+            holder=self.find_opened_by,
+        )
         session.version = 1
         await self._write_history(session, 0)
+
+    async def find_opened_by(self, client_message_id: str) -> ChatSession | None:
+        """The session opened by that client message id (by its partial unique index)."""
+        query = select(t.sessions).where(
+            t.sessions.c.opening_client_message_id == client_message_id
+        )
+        found = await self._build(await self._rows(query))
+        return found[0] if found else None
 
     async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
         """Read one session with its history (locking its row for ``for_update``)."""
@@ -206,10 +246,24 @@ class SqlMessageStore(_SqlStore):
     """MessageStore on the messages table."""
 
     async def add(self, message: Message) -> None:
-        """Insert a message; its (session, seq) must be new."""
-        await self._insert_new(
-            t.messages, rows.message_to_row(message), "a message with that sequence number exists"
+        """Insert a message; its (session, seq), and its client id in the session, must be new."""
+        await self._insert_claiming(
+            t.messages,
+            rows.message_to_row(message),
+            "a message with that sequence number exists",
+            kind="message",
+            claim=message.client_message_id,
+            holder=lambda claim: self.find_by_client_id(message.session_id, claim),
         )
+
+    async def find_by_client_id(self, session_id: str, client_message_id: str) -> Message | None:
+        """The session's message with that client id (by the partial unique index)."""
+        c = t.messages.c
+        query = select(t.messages).where(
+            c.session_id == session_id, c.client_message_id == client_message_id
+        )
+        found = await self._rows(query)
+        return rows.message_from_row(found[0]) if found else None
 
     async def latest(
         self, session_ids: Sequence[str], *, sender: Sender | None = None

@@ -126,12 +126,21 @@ sessions = Table(
     Column("sla_alerts", JSON, nullable=False),
     Column("history_count", Integer, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("opening_client_message_id", String(64)),
     # The dashboard lists and the sweep: sessions by state, most recently active first.
     Index(None, "status", "last_activity_at"),
     # The sweep and retention: sessions by last activity.
     Index(None, "last_activity_at"),
     # Operator loads and "my chats".
     Index(None, "operator_id", "status"),
+    # A retried first message finds the chat it opened: one chat per opening client id.
+    Index(
+        "uq_sessions_opening_client_message",
+        "opening_client_message_id",
+        unique=True,
+        sqlite_where=text("opening_client_message_id IS NOT NULL"),
+        postgresql_where=text("opening_client_message_id IS NOT NULL"),
+    ),
 )
 
 session_changes = Table(
@@ -158,6 +167,16 @@ messages = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("operator_id", ID),
     Column("meta", JSON, nullable=False),
+    Column("client_message_id", String(64)),
+    # A client's retried message: at most one per client id and session, found by it.
+    Index(
+        "uq_messages_session_client_message",
+        "session_id",
+        "client_message_id",
+        unique=True,
+        sqlite_where=text("client_message_id IS NOT NULL"),
+        postgresql_where=text("client_message_id IS NOT NULL"),
+    ),
 )
 
 operators = Table(

@@ -30,9 +30,10 @@ from lucine_core.services.common import (
 )
 from lucine_core.services.context import Services, publish_all, transaction
 from lucine_core.services.handoff import request_operator
+from lucine_core.services.retries import opening_key, retried_visitor_message
 from lucine_core.services.views import ChatReply, EscalationOutcome, PollResult, QueueInfo
 from lucine_core.session import ChatSession
-from lucine_core.text import clean_text
+from lucine_core.text import check_client_message_id, clean_text
 
 __all__ = ["continue_with_ai", "poll", "rate_chat", "smart_action", "visitor_message"]
 
@@ -46,17 +47,38 @@ class _Stored:
     new: bool
 
 
-async def visitor_message(services: Services, *, text: str, session_id: str | None) -> ChatReply:
+async def visitor_message(
+    services: Services,
+    *,
+    text: str,
+    session_id: str | None,
+    client_message_id: str | None = None,
+) -> ChatReply:
     """Store the visitor's message, then answer it unless an operator holds the chat.
 
+    A message sent again with the same ``client_message_id`` in the same session (a
+    client retrying after a lost response) is not stored again: the call stores
+    nothing, asks the responder nothing, records no event and returns what the first
+    one stored, the reply as stored and the chat as it is now (see `replayed_reply`).
+    If no reply is stored yet while the assistant holds the chat (the first request is
+    still answering, or died doing so), it returns no reply with ``reply_pending``.
+    A chat's first message, sent without ``session_id``, is matched by its id alone
+    when the id is long enough to name the chat (see `lucine_core.services.retries`).
+
     Raises:
-        ValidationError: the text is empty, too long or has control characters.
+        ValidationError: the text is empty, too long or has control characters, or the
+            client message id is not 1 to 64 letters, digits, ``_`` or ``-``.
+        ConflictError: the session has a different message with that client message id,
+            or the id opened a chat too long ago to be retried.
         NotFoundError: ``session_id`` is not a session this server issued.
     """
     text = clean_text(text)
+    client_id = check_client_message_id(client_message_id)
     stored = await transaction(
-        services, lambda uow: _store_visitor_message(uow, services, text, session_id)
+        services, lambda uow: _store_visitor_message(uow, services, text, session_id, client_id)
     )
+    if isinstance(stored, ChatReply):
+        return stored
     session = stored.session
     await publish_all(
         services,
@@ -80,10 +102,18 @@ async def visitor_message(services: Services, *, text: str, session_id: str | No
 
 
 async def _store_visitor_message(
-    uow: UnitOfWork, services: Services, text: str, session_id: str | None
-) -> _Stored:
+    uow: UnitOfWork,
+    services: Services,
+    text: str,
+    session_id: str | None,
+    client_id: str | None,
+) -> _Stored | ChatReply:
     now = services.clock.now()
     session = await uow.sessions.get(session_id, for_update=True) if session_id else None
+    if client_id is not None:
+        retried = await retried_visitor_message(uow, services, session, client_id, text)
+        if retried is not None:
+            return retried
     new = session is None or session.is_terminal
     if session is None or session.is_terminal:
         fallback = session.language if session else Language.IT
@@ -91,11 +121,14 @@ async def _store_visitor_message(
             session_id=services.ids.session_id(),
             language=detect_language(text, fallback),
             at=now,
+            opening_client_message_id=opening_key(client_id),
         )
     else:
         session.visitor_writes(now)
         session.language = detect_language(text, session.language)
-    message = await add_message(uow, services, session, sender=Sender.USER, text=text, at=now)
+    message = await add_message(
+        uow, services, session, sender=Sender.USER, text=text, at=now, client_message_id=client_id
+    )
     await save_session(uow, session, new=new)
     return _Stored(session=session, message=message, new=new)
 
@@ -178,6 +211,7 @@ async def _store_reply(
             sources=answer.sources,
             confidence=answer.confidence,
             escalation_reasons=reasons,
+            reply_to=seq,
         )
         message = await add_message(
             uow,

@@ -71,6 +71,7 @@ async def add_message(
     operator_id: str | None = None,
     meta: MessageMeta = MessageMeta(),
     response_ms: int | None = None,
+    client_message_id: str | None = None,
 ) -> Message:
     """Append a message to the session and store it (the session is saved by the caller)."""
     message = session.add_message(
@@ -81,6 +82,7 @@ async def add_message(
         operator_id=operator_id,
         meta=meta,
         response_ms=response_ms,
+        client_message_id=client_message_id,
     )
     await uow.messages.add(message)
     return message

@@ -67,6 +67,9 @@ class Policies:
         retrieval_limit: How many knowledge-base items ground an answer.
         history_turns: How many earlier messages a responder sees.
         timezone: The shop's time zone, which decides what "today" means in stats.
+        opening_retry_window: How long the client message id of a chat's first message
+            finds that chat again; a retry of it later is a ConflictError, so the id does
+            not stay a second key to the chat.
     """
 
     escalation: EscalationPolicy = EscalationPolicy()
@@ -77,6 +80,7 @@ class Policies:
     retrieval_limit: int = 3
     history_turns: int = 6
     timezone: str = "Europe/Rome"
+    opening_retry_window: timedelta = timedelta(minutes=10)
 
 
 @attrs.frozen(kw_only=True)

@@ -24,8 +24,9 @@ from lucine_core.services.common import (
 )
 from lucine_core.services.context import Services, publish_all, transaction
 from lucine_core.services.handoff import assign_waiting
+from lucine_core.services.retries import find_retried
 from lucine_core.services.views import History
-from lucine_core.text import clean_text
+from lucine_core.text import check_client_message_id, clean_text
 from lucine_core.tickets import InternalNote
 
 __all__ = [
@@ -43,21 +44,44 @@ _CLOSING = (SessionStatus.RESOLVED, SessionStatus.NOT_RESOLVED, SessionStatus.CA
 
 
 async def operator_message(
-    services: Services, *, operator_id: str, session_id: str, text: str
+    services: Services,
+    *,
+    operator_id: str,
+    session_id: str,
+    text: str,
+    client_message_id: str | None = None,
 ) -> Message:
     """The holding operator writes to the visitor.
 
+    A message sent again with the same ``client_message_id`` (a dashboard retrying after
+    a lost response) returns the message stored the first time and changes nothing,
+    even if the operator has since let the chat go.
+
     Raises:
-        ValidationError: bad text.
+        ValidationError: bad text, or a client message id that is not 1 to 64 letters,
+            digits, ``_`` or ``-``.
+        ConflictError: the chat has a different message with that client message id.
         PermissionDeniedError: the operator does not hold the chat.
         IllegalTransitionError: the chat is not with an operator.
         NotFoundError: unknown session.
     """
     text = clean_text(text)
+    client_id = check_client_message_id(client_message_id)
 
-    async def work(uow: UnitOfWork) -> Message:
+    async def work(uow: UnitOfWork) -> tuple[Message, bool]:
         operator = await active_operator(uow, operator_id)
         session = await uow.sessions.get(session_id, for_update=True)
+        if client_id is not None:
+            earlier = await find_retried(
+                uow,
+                session_id,
+                client_id,
+                sender=Sender.OPERATOR,
+                text=text,
+                operator_id=operator_id,
+            )
+            if earlier is not None:
+                return earlier, False
         now = services.clock.now()
         first = session.operator_replied_at is None
         session.operator_writes(operator_id, now)
@@ -74,6 +98,7 @@ async def operator_message(
             operator_id=operator_id,
             meta=MessageMeta(operator_name=operator.display_name),
             response_ms=response_ms,
+            client_message_id=client_id,
         )
         if response_ms is not None:
             session.record(ev.OperatorFirstResponse(response_ms=response_ms), now, operator_id)
@@ -81,10 +106,11 @@ async def operator_message(
             uow, Actor.operator(operator_id), AuditAction.SEND_MESSAGE, now, session_id
         )
         await save_session(uow, session)
-        return message
+        return message, True
 
-    message = await transaction(services, work)
-    await publish_all(services, [message_event(message)])
+    message, new = await transaction(services, work)
+    if new:
+        await publish_all(services, [message_event(message)])
     return message
 
 

@@ -16,7 +16,10 @@ from lucine_core.services.views import ChatSummary
 from lucine_core.session import HELD, ChatSession
 from lucine_core.sla import check
 
-__all__ = ["ChatFilter", "active_chats", "pending_chats"]
+__all__ = ["PREVIEW_LENGTH", "ChatFilter", "active_chats", "pending_chats", "preview"]
+
+PREVIEW_LENGTH = 160
+"""The most of a message a list row carries: enough to choose a chat by."""
 
 _OPEN = (
     SessionStatus.ACTIVE,
@@ -47,6 +50,22 @@ class ChatFilter(enum.StrEnum):
             raise ValidationError(
                 field="filter", reason="must be assigned, unassigned, waiting or all"
             ) from None
+
+
+def preview(text: str, limit: int = PREVIEW_LENGTH) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters.
+
+    A cut preview ends with "…", counted in ``limit``; a word longer than half of
+    ``limit`` is cut where the limit falls.
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if flat[limit - 1] != " " and space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def _summary(  # noqa: PLR0917 - a private helper called once, with everything it shows
@@ -83,10 +102,13 @@ def _summary(  # noqa: PLR0917 - a private helper called once, with everything i
         last_activity_at=session.last_activity_at,
         operator_id=session.operator_id if session.is_held else None,
         message_count=session.message_count,
-        last_message=last.text if last else None,
-        last_visitor_message=asked.text if asked else None,
+        last_message=preview(last.text) if last else None,
+        last_visitor_message=preview(asked.text) if asked else None,
         queue=context.info(session.id) if entry else None,
         requested_at=entry.requested_at if entry else None,
+        waited_seconds=(
+            max(0, round((now - entry.requested_at).total_seconds())) if entry else None
+        ),
         sla=sla,
     )
 

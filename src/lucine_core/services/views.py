@@ -49,6 +49,9 @@ class ChatReply:
         queue: The visitor's place in the queue, if waiting.
         operator_name: The operator holding the chat, if any.
         visitor_seq: Sequence number of the visitor's stored message.
+        reply_pending: A retried message was found stored but no reply to it is stored
+            (yet) although the assistant holds the chat: the first request may still be
+            writing it, and it then arrives by poll and stream like any new message.
     """
 
     session_id: str
@@ -62,6 +65,7 @@ class ChatReply:
     queue: QueueInfo | None = None
     operator_name: str | None = None
     visitor_seq: int = 0
+    reply_pending: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -101,7 +105,12 @@ class PollResult:
 
 @attrs.frozen(kw_only=True)
 class ChatSummary:
-    """One row of the dashboard's chat lists."""
+    """One row of the dashboard's chat lists.
+
+    ``last_message`` and ``last_visitor_message`` are one-line previews of the newest
+    message and of the visitor's newest one; ``waited_seconds`` is how long a queued chat
+    has waited so far, by the server's clock.
+    """
 
     session_id: str
     status: SessionStatus
@@ -114,6 +123,7 @@ class ChatSummary:
     last_visitor_message: str | None = None
     queue: QueueInfo | None = None
     requested_at: datetime | None = None
+    waited_seconds: int | None = None
     sla: SlaCheck | None = None
 
 

@@ -32,12 +32,22 @@ __all__ = ["router"]
 async def chat(
     data: JSONBody[ChatIn], request: Request[Any, Any, Any], app: NamedDependency[App]
 ) -> ChatOut:
-    """Store the visitor's message and answer it (unless an operator holds the chat)."""
+    """Store the visitor's message and answer it (unless an operator holds the chat).
+
+    A retry with the same ``clientMessageId`` (in the same chat, or by a long id for a
+    chat's first message) stores nothing and returns the stored reply (``replyPending``
+    while it is still being written).
+    """
     client = app.client(request)
     await check_limit(app, f"chat:{client}", app.config.chat_limit, "messages")
     if data.session_id is None:
         await check_limit(app, f"new:{client}", app.config.new_sessions_limit, "new chats")
-    reply = await visitor_message(app.services, text=data.message, session_id=data.session_id)
+    reply = await visitor_message(
+        app.services,
+        text=data.message,
+        session_id=data.session_id,
+        client_message_id=data.client_message_id,
+    )
     return chat_out(reply)
 
 

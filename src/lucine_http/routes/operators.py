@@ -22,6 +22,7 @@ from lucine_http.deps import App, current_operator
 from lucine_http.errors import RateLimited
 from lucine_http.schemas import (
     Camel,
+    ClientMessageId,
     MessageOut,
     QueueOut,
     SessionId,
@@ -68,6 +69,7 @@ class SendIn(Camel):
     session_id: SessionId
     message: Text
     operator_id: str | None = None
+    client_message_id: ClientMessageId | None = None
 
 
 class AvailabilityIn(Camel):
@@ -97,6 +99,7 @@ class SummaryOut(Camel):
     last_visitor_message: str | None
     queue: QueueOut | None
     requested_at: datetime | None
+    waited_seconds: int | None
     sla: SlaOut | None
 
 
@@ -136,6 +139,7 @@ def summary_out(summary: ChatSummary) -> SummaryOut:
         last_visitor_message=summary.last_visitor_message,
         queue=queue_out(summary.queue),
         requested_at=summary.requested_at,
+        waited_seconds=summary.waited_seconds,
         sla=SlaOut(state=sla.state.value, due_at=sla.due_at) if sla else None,
     )
 
@@ -190,9 +194,16 @@ async def availability_route(
 async def send_message_route(
     data: JSONBody[SendIn], app: NamedDependency[App], me: NamedDependency[Operator]
 ) -> MessageOut:
-    """Only the operator holding the chat may write to it."""
+    """Only the operator holding the chat may write to it.
+
+    A retry with the same ``clientMessageId`` returns the message stored the first time.
+    """
     message = await operator_message(
-        app.services, operator_id=me.id, session_id=data.session_id, text=data.message
+        app.services,
+        operator_id=me.id,
+        session_id=data.session_id,
+        text=data.message,
+        client_message_id=data.client_message_id,
     )
     return message_out(message)
 

@@ -43,6 +43,8 @@
   const QUEUE_POLL_MS = 5000; // the queue moves without an event on our channel
   const STREAM_RETRY_MS = 30000; // after the server refused the stream outright
   const PAGE_SIZE = 200; // the server's largest poll answer
+  const RESEND_MS = [500, 1000, 2000]; // waits before sending again after a dropped connection
+  const UNAVAILABLE = [502, 503, 504]; // the service (or its database) is down for a moment
   const C = "lucine-chat";
 
   const TEXT = {
@@ -64,6 +66,8 @@
       rateSend: "Invia valutazione", rateThanks: "Grazie per la tua valutazione!",
       newChat: "Nuova conversazione", offline: "Connessione non riuscita. Controlla la rete e riprova.",
       limited: "Troppi messaggi in poco tempo: riprova tra un minuto.", failed: "Qualcosa è andato storto. Riprova.",
+      unavailable: "Il servizio è momentaneamente non disponibile. Riprova tra qualche istante.",
+      notSent: "Non inviato.", retry: "Riprova",
     },
     en: {
       title: "Lucine di Natale", assistant: "Virtual assistant", operator: "Operator",
@@ -83,6 +87,8 @@
       rateSend: "Send rating", rateThanks: "Thank you for your rating!",
       newChat: "New conversation", offline: "Could not connect. Check your network and try again.",
       limited: "Too many messages in a short time: please try again in a minute.", failed: "Something went wrong. Please try again.",
+      unavailable: "The service is briefly unavailable. Please try again in a moment.",
+      notSent: "Not sent.", retry: "Try again",
     },
     de: {
       title: "Lucine di Natale", assistant: "Virtueller Assistent", operator: "Mitarbeiter",
@@ -102,6 +108,8 @@
       rateSend: "Bewertung senden", rateThanks: "Vielen Dank für Ihre Bewertung!",
       newChat: "Neue Unterhaltung", offline: "Keine Verbindung. Bitte prüfen Sie Ihr Netz und versuchen Sie es erneut.",
       limited: "Zu viele Nachrichten in kurzer Zeit: bitte in einer Minute erneut versuchen.", failed: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
+      unavailable: "Der Dienst ist kurz nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.",
+      notSent: "Nicht gesendet.", retry: "Erneut senden",
     },
   };
   const lang = [opts.language, document.documentElement.lang, navigator.language]
@@ -215,6 +223,8 @@
   let rated = saved.rated || "";
   let seen = new Set();
   const pending = []; // visitor messages shown before the server numbered them
+  const outbox = []; // of those, the ones the server has not answered yet, oldest first
+  let givenBack = null; // { text, id } of a message put back into the input after a refusal
   let status = null, operator = null, queue = null;
   let actionsNode = null, actionsSeq = 0, ticket = null, ticketNode = null, ratingNode = null, ratingSeq = 0;
   let draft = null; // the reply being streamed, until the stored message replaces it
@@ -288,6 +298,9 @@
       const mine = pending.findIndex((p) => p.text === m.message);
       if (mine >= 0) {
         const p = pending.splice(mine, 1)[0];
+        // Stored after all (the answer was what got lost): nothing left to send.
+        if (outbox.indexOf(p) >= 0) outbox.splice(outbox.indexOf(p), 1);
+        if (p.unsent) markUnsent(p, false);
         p.node.classList.remove(C + "__msg--pending");
         p.node.dataset.seq = m.seq;
         return;
@@ -326,8 +339,12 @@
     launcher.setAttribute("aria-label", unread ? t.open + " (" + fmt(t.unread, { n: unread }) + ")" : t.open);
   }
 
+  function problemText(err) {
+    return err.status === 429 ? t.limited : UNAVAILABLE.includes(err.status) ? t.unavailable : err.status ? t.failed : t.offline;
+  }
+
   function showError(err) {
-    errorBox.textContent = !err ? "" : err.status === 429 ? t.limited : err.status ? t.failed : t.offline;
+    errorBox.textContent = err ? problemText(err) : "";
     errorBox.hidden = !err;
     if (err) scrollDown();
   }
@@ -415,46 +432,122 @@
     applyState(null, null, null);
   }
 
-  async function send(raw) {
+  // Each message carries an id of its own, so the server stores a resent request once.
+  function messageId() {
+    const c = window.crypto;
+    if (c && typeof c.randomUUID === "function") return c.randomUUID(); // secure pages only
+    const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const bytes = new Uint8Array(22);
+    if (c && c.getRandomValues) c.getRandomValues(bytes);
+    else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    return Array.from(bytes, (b) => abc[b & 63]).join("");
+  }
+
+  function send(raw) {
     const text = raw.replace(/\r\n?/g, "\n").trim();
     if (!text || sending) return;
-    sending = true;
     input.value = "";
     showError(null);
+    // The text put back after a refusal, sent again unchanged, is the same message: if the
+    // server kept it after all, it must not store it twice.
+    const id = givenBack && givenBack.text === text ? givenBack.id : messageId();
+    givenBack = null;
     const node = bubble("USER", text, {});
     node.classList.add(C + "__msg--pending");
     log.insertBefore(node, dock);
-    const mine = { text: text, node: node };
+    const mine = { text: text, node: node, id: id, unsent: null, lost: false };
     pending.push(mine);
+    outbox.push(mine);
+    return flush();
+  }
+
+  // Sends the outbox in order; stops at the first message that does not get through.
+  async function flush() {
+    if (sending || !outbox.length) return;
+    sending = true;
+    // Anything that arrived while a message sat unsent came first: resent, it goes last.
+    outbox.forEach((m) => { markUnsent(m, false); log.insertBefore(m.node, dock); });
     typing.hidden = HELD.includes(status);
     scrollDown();
     try {
-      let res;
-      try {
-        res = await api("POST", "/api/chat", session ? { message: text, sessionId: session } : { message: text });
-      } catch (err) {
-        if (err.status !== 404 || !session) throw err;
-        forget();
-        res = await api("POST", "/api/chat", { message: text });
+      while (outbox.length) {
+        const mine = outbox[0];
+        const res = await deliver(mine);
+        // A poll may have seen the message stored meanwhile and taken it out already.
+        if (outbox.indexOf(mine) >= 0) outbox.splice(outbox.indexOf(mine), 1);
+        if (!res) continue;
+        if (res.sessionId !== session) startSession(res.sessionId);
+        // Show the answer at once; the poll then brings everything else in order.
+        if (res.message) addMessage(res.message);
       }
-      if (res.sessionId !== session) startSession(res.sessionId);
-      // Show the answer at once; the poll then brings everything else in order.
-      if (res.message) addMessage(res.message);
+      showError(null);
       typing.hidden = true;
-      // The answer is here: the next message may go while the poll below catches up
-      // (an Enter pressed in between used to be ignored).
+      // The answer is here: the next message may go while the poll catches up (an Enter
+      // pressed in between used to be ignored).
       sending = false;
-      await poll();
+      poll();
     } catch (err) {
-      pending.splice(pending.indexOf(mine), 1);
-      node.remove();
       dropDraft();
-      if (!input.value) input.value = text;
+      if (err.status) giveBack();
+      outbox.forEach((m) => markUnsent(m, true));
       showError(err);
     } finally {
       sending = false;
       typing.hidden = true;
       scrollDown();
+    }
+  }
+
+  // One POST /api/chat; a connection lost on the way is retried with the same id, since
+  // the server may have stored the message before the answer got lost. Null when a poll
+  // showed it stored meanwhile: then there is nothing to send again.
+  async function deliver(mine) {
+    for (let tries = 0; ;) {
+      const body = { message: mine.text, clientMessageId: mine.id };
+      if (session) body.sessionId = session;
+      try {
+        return await api("POST", "/api/chat", body);
+      } catch (err) {
+        // The server no longer knows the chat (purged, another server): start afresh.
+        if (err.status === 404 && session) { forget(); continue; }
+        if (!err.status) mine.lost = true;
+        if (err.status || tries >= RESEND_MS.length) throw err;
+        await new Promise((done) => setTimeout(done, RESEND_MS[tries++]));
+        if (outbox.indexOf(mine) < 0) return null;
+      }
+    }
+  }
+
+  // The server answered and refused (outage, limit): what the visitor wrote goes back
+  // into the input, ahead of anything typed since, to be sent again when they choose.
+  // Not a message whose answer got lost before: the server may hold that one, so it stays
+  // unsent, to go again only under its own id.
+  function giveBack() {
+    const mine = outbox.filter((m) => !m.lost);
+    if (!mine.length) return;
+    mine.forEach((m) => {
+      outbox.splice(outbox.indexOf(m), 1);
+      pending.splice(pending.indexOf(m), 1);
+      m.node.remove();
+    });
+    const text = mine.map((m) => m.text).join("\n");
+    if (mine.length === 1) givenBack = { text: text, id: mine[0].id };
+    input.value = input.value.trim() ? text + "\n" + input.value : text;
+    input.dispatchEvent(new Event("input"));
+  }
+
+  // No answer at all even after resending: the bubble stays, marked, with a button to
+  // try again (sending any new message tries it again too, first).
+  function markUnsent(mine, unsent) {
+    mine.node.classList.toggle(C + "__msg--pending", !unsent);
+    mine.node.classList.toggle(C + "__msg--unsent", unsent);
+    if (!unsent && mine.unsent) { mine.unsent.remove(); mine.unsent = null; }
+    if (unsent && !mine.unsent) {
+      mine.unsent = el("p", "unsent", t.notSent + " ");
+      const again = el("button", "resend", t.retry, { type: "button" });
+      again.addEventListener("click", () => { showError(null); flush(); });
+      mine.unsent.append(again);
+      mine.node.append(mine.unsent);
     }
   }
 
@@ -535,7 +628,7 @@
       } catch (err) {
         submit.disabled = false;
         problem.hidden = false;
-        problem.textContent = err.status === 429 ? t.limited : err.status ? t.failed : t.offline;
+        problem.textContent = problemText(err);
       }
     });
     return form;
@@ -583,7 +676,7 @@
         if (err.status !== 409) {
           submit.disabled = false;
           problem.hidden = false;
-          problem.textContent = err.status ? t.failed : t.offline;
+          problem.textContent = problemText(err);
           return;
         }
       }

@@ -23,10 +23,15 @@ const EMPTY_FILTER_TEXT = {
   all: "Nessuna chat aperta.",
 };
 
+// How often the queue's waiting times move on between reads of the list.
+const WAIT_TICK_MS = 10000;
+
 let ctx;
 const state = {
   filter: "assigned",
   pending: [],
+  // performance.now() when the queue was read: its waitedSeconds are as of then.
+  pendingAt: 0,
   active: [],
   seenPending: new Set(),
   alerts: 0,
@@ -91,9 +96,26 @@ function openButton(chat, ...content) {
   );
 }
 
+/** How long ``chat`` has waited: the server's figure (no clock skew) plus the time since. */
+function waitedText(chat) {
+  if (chat.waitedSeconds !== null && chat.waitedSeconds !== undefined) {
+    return formatDuration(chat.waitedSeconds + (performance.now() - state.pendingAt) / 1000);
+  }
+  return chat.requestedAt ? formatDuration(secondsSince(chat.requestedAt)) : "—";
+}
+
+function tickWaits() {
+  const byId = new Map(state.pending.map((chat) => [chat.sessionId, chat]));
+  for (const item of $("pending-list").children) {
+    const chat = byId.get(item.dataset.session);
+    const wait = item.querySelector(".chat-wait");
+    if (chat && wait) wait.textContent = waitedText(chat);
+  }
+}
+
 function pendingItem(chat) {
   const position = chat.queue ? chat.queue.position : "–";
-  const waited = chat.requestedAt ? formatDuration(secondsSince(chat.requestedAt)) : "—";
+  const asked = chat.lastVisitorMessage || chat.lastMessage || "—";
   const take = h("button", {
     type: "button",
     class: "btn btn-small btn-primary chat-take",
@@ -117,12 +139,15 @@ function pendingItem(chat) {
       ),
       // What the visitor asked, not the assistant's hand-off line: it is what an operator
       // chooses by.
-      h("span", {
-        class: "chat-last chat-asked",
-        title: "L'ultimo messaggio del visitatore",
-        text: chat.lastVisitorMessage || chat.lastMessage || "—",
-      }),
-      h("span", { class: "chat-sub", text: `In attesa da ${waited} · ${label("language", chat.language)}` }),
+      h("span", { class: "chat-last chat-asked", title: asked, text: asked }),
+      h(
+        "span",
+        { class: "chat-sub" },
+        "In attesa da ",
+        h("span", { class: "chat-wait", text: waitedText(chat) }),
+        " · ",
+        h("span", { class: "chat-lang", text: label("language", chat.language) }),
+      ),
     ),
     take,
   );
@@ -185,6 +210,7 @@ export async function pollPending() {
   const fresh = list.filter((chat) => !state.seenPending.has(chat.sessionId));
   state.seenPending = new Set(list.map((chat) => chat.sessionId));
   state.pending = list;
+  state.pendingAt = performance.now();
   if (fresh.length) beep();
   updateTitle();
   renderPending();
@@ -219,6 +245,7 @@ export function initChats(context) {
     button.addEventListener("click", () => setFilter(button.dataset.filter));
   }
   setFilterButtons();
+  setInterval(tickWaits, WAIT_TICK_MS);
 }
 
 /** Forget everything (logout): the next operator starts from a clean page. */
