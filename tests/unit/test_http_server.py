@@ -322,6 +322,16 @@ def test_server_logs_are_json_lines(sqlite_server: RunningServer) -> None:
         assert isinstance(json.loads(line), dict), line
 
 
+def test_knowledge_base_and_encoder_load_before_the_first_request(
+    sqlite_server: RunningServer,
+) -> None:
+    """The server is healthy only once the index and the model are loaded (about 2 s)."""
+    events = [json.loads(line) for line in sqlite_server.output().splitlines() if "{" in line]
+    names = [event["event"] for event in events]
+    assert "warmed_up" in names
+    assert names.index("warmed_up") < names.index("Application startup complete.")
+
+
 def test_sigterm_stops_the_server_within_ten_seconds() -> None:
     """A serving process with open database connections exits within 10 s of SIGTERM."""
     with serve_process() as server:
