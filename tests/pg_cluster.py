@@ -14,6 +14,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -69,9 +70,45 @@ class PostgresCluster:
         """Stop at once (clients are cut off, as in a crash or a failover)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
+    def _processes(self) -> list[int]:
+        """The postmaster and every backend, checkpointer and walwriter it started."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent(stat) == postmaster
+        ]
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the cluster: connections stay open, nothing answers.
+
+        What a hung host, a VM paused for migration or a disk that stopped responding looks
+        like from the client: TCP is fine, queries never return.
+        """
+        for pid in self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what ``freeze`` stopped."""
+        for pid in self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def running(self) -> bool:
         """Whether the server process is up."""
         return (self.data / "postmaster.pid").exists()
+
+
+def _parent(stat: Path) -> int | None:
+    """The parent pid in /proc/PID/stat (None when the process is gone)."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    return int(text.rsplit(")", 1)[1].split()[1])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from lucine_adapters.jobs import BackgroundJobs
+from lucine_adapters.readiness import Readiness
 from lucine_core.services import Services
 from lucine_http.config import HttpConfig
 from lucine_http.deps import App
@@ -84,7 +85,7 @@ def create_app(
         # Logging is configured by whoever runs the app (configure_logging for the server);
         # Litestar's own config would replace the JSON handler with a plain-text one.
         logging_config=None,
-        state=State({"metrics": metrics, "jobs": jobs}),
+        state=State({"metrics": metrics, "jobs": jobs, "readiness": Readiness(services, jobs)}),
         on_startup=[jobs.start] if background else [],
         on_shutdown=[jobs.stop],
         cors_config=cors,

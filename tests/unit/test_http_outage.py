@@ -1,9 +1,9 @@
 """A Postgres outage seen from outside: readiness says so at once, and it all comes back.
 
 A real `lucine serve` on a Postgres cluster of the test's own; the cluster is stopped
-(immediate, as in a crash) and started again while the server keeps running, or its
-port is taken over by a listener that accepts connections and never answers (a frozen
-host, a route that drops packets).
+(immediate, as in a crash) and started again while the server keeps running, its port is
+taken over by a listener that accepts connections and never answers (a route that drops
+packets), or its processes are frozen with their connections open (a hung host).
 """
 
 from __future__ import annotations
@@ -96,6 +96,31 @@ def test_health_answers_while_postgres_is_silent(pg_cluster: PostgresCluster) ->
             assert down.json()["database"] == "unavailable"
             assert client.get("/api/health/live").status_code == 200
         pg_cluster.start()
+        back = _until(RECOVERY, client, 200)
+        assert back.status_code == 200, back.text
+        assert back.json()["database"] == "ok"
+
+
+def test_health_answers_while_postgres_is_frozen(pg_cluster: PostgresCluster) -> None:
+    """Postgres frozen (SIGSTOP) with the pool's connections open: 503 within seconds.
+
+    Not a probe that hangs on a socket nobody reads; thawed, it is healthy again.
+    """
+    with (
+        serve_process(database_url=pg_cluster.url, admin=False) as server,
+        httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) as client,
+    ):
+        assert client.get("/api/health").status_code == 200
+        pg_cluster.freeze()
+        try:
+            started = time.monotonic()
+            down = client.get("/api/health")
+            assert time.monotonic() - started < REQUEST_TIMEOUT
+            assert down.status_code == 503, down.text
+            assert down.json()["database"] == "unavailable"
+            assert client.get("/api/health/live").status_code == 200
+        finally:
+            pg_cluster.thaw()
         back = _until(RECOVERY, client, 200)
         assert back.status_code == 200, back.text
         assert back.json()["database"] == "ok"

@@ -9,6 +9,7 @@ import secrets
 import select
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -58,6 +59,8 @@ def check_health(server: RunningServer) -> None:
     assert body["status"] == "healthy"
     assert body["database"] == "ok"
     assert body["backgroundJobs"] == "running"
+    assert body["schema"]["status"] == "current"
+    assert body["schema"]["revision"] == body["schema"]["expected"]
     assert get(server, "/api/health/live").json() == {"status": "ok"}
 
 
@@ -237,6 +240,26 @@ def check_stop(server: RunningServer) -> None:
 def test_health_reports_the_database(sqlite_server: RunningServer) -> None:
     """GET /api/health is 200 with database ok over real HTTP."""
     check_health(sqlite_server)
+
+
+def test_a_schema_upgraded_by_a_newer_release_takes_the_server_out_of_rotation() -> None:
+    """Readiness 503 with schema "ahead" while liveness stays 200; back at head, ready."""
+    with serve_process() as server:
+        database = server.data_dir / "lucine.sqlite3"
+        with sqlite3.connect(database) as conn:
+            (ours,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            conn.execute("UPDATE alembic_version SET version_num = 'f00dcafe1234'")
+        response = get(server, "/api/health")
+        assert response.status_code == 503, response.text
+        assert response.json()["schema"] == {
+            "status": "ahead",
+            "revision": "f00dcafe1234",
+            "expected": ours,
+        }
+        assert get(server, "/api/health/live").status_code == 200
+        with sqlite3.connect(database) as conn:
+            conn.execute("UPDATE alembic_version SET version_num = ?", (ours,))
+        check_health(server)
 
 
 def test_visitor_conversation_ends_in_a_ticket(sqlite_server: RunningServer) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import event, make_url
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -98,9 +100,13 @@ class SqlDatabase:
         return SqlUnitOfWork(self.engine)
 
     async def create_schema(self) -> None:
-        """Create every table (tests and throwaway databases; real ones use migrations)."""
+        """Create every table at the newest revision (tests and throwaway databases).
+
+        Real databases use migrations; the tables are the same (tested), so the schema is
+        stamped with the head revision and reads as current.
+        """
         async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_create_at_head)
 
     async def ping(self) -> None:
         """Raise ExternalServiceError unless the database answers."""
@@ -113,6 +119,14 @@ class SqlDatabase:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _create_at_head(connection: Connection) -> None:
+    from lucine_adapters.sql import migrate  # noqa: PLC0415 - migrate imports this module
+
+    metadata.create_all(connection)
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    MigrationContext.configure(connection).stamp(script, "head")
 
 
 def translate_error(error: DBAPIError) -> Exception:

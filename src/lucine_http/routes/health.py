@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency
 
-from lucine_core.errors import LucineError
+from lucine_adapters.readiness import Readiness
 from lucine_http.deps import App
 
 __all__ = ["router"]
@@ -23,35 +23,35 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/", summary="Database, responder, background jobs, version, uptime")
+@get("/", summary="Readiness: database, schema, responder, background jobs, version, uptime")
 async def health(
     request: Request[Any, Any, Any], app: NamedDependency[App]
 ) -> Response[dict[str, Any]]:
-    """200 when the database answers, 503 otherwise.
+    """200 when this process should take traffic, 503 otherwise (readiness).
 
-    ``backgroundJobs`` is this process's loop (``stopped`` under `serve --no-jobs`); ``jobs``
-    is each job's last successful run by any process (a `lucine worker` too), how many
-    seconds ago, and which process ran it.
+    Ready: the database answered within 3 s and its schema is the one this version expects
+    (``schema.status`` is ``behind`` until `lucine db upgrade`, ``ahead`` once a newer
+    release upgraded it). ``backgroundJobs`` is this process's loop (``stopped`` under
+    `serve --no-jobs`); ``jobs`` is each job's last successful run by any process (a
+    `lucine worker` too), how many seconds ago, and which process ran it.
     """
-    database = "ok"
-    jobs: dict[str, dict[str, object]] = {}
-    try:
-        async with app.services.uow() as uow:
-            await uow.sessions.count_by_status()
-        jobs = await request.app.state.jobs.status()
-    except (LucineError, OSError):
-        database = "unavailable"
-    healthy = database == "ok"
+    readiness: Readiness = request.app.state.readiness
+    report = await readiness.check()
     body = {
-        "status": "healthy" if healthy else "unhealthy",
+        "status": "healthy" if report.ready else "unhealthy",
         "version": VERSION,
         "uptimeSeconds": round(time.monotonic() - _STARTED),
-        "database": database,
+        "database": report.database,
+        "schema": {
+            "status": report.schema,
+            "revision": report.revision,
+            "expected": report.expected,
+        },
         "responder": app.services.responder.status().value,
         "backgroundJobs": request.app.state.jobs.state,
-        "jobs": jobs,
+        "jobs": report.jobs,
     }
-    return Response(body, status_code=200 if healthy else 503)
+    return Response(body, status_code=200 if report.ready else 503)
 
 
 router = Router(path="/api/health", route_handlers=[live, health], tags=["health"])
