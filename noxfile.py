@@ -88,3 +88,6 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "bench/answer_latency.py")
     session.run("python", "bench/retrieval.py")
+    # Over real HTTP with wrk (apt-get install wrk); `nox -s bench -- --duration 5` for a
+    # quick look. Writes bench/results/load.md and load.json.
+    session.run("python", "bench/load.py", *session.posargs)
