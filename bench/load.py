@@ -17,7 +17,8 @@ endpoint:
 
 The per-client rate limits are raised for the run (printed in the table), since every
 request comes from 127.0.0.1. RSS is each worker's peak (VmHWM) after the run, with the
-bundled sentence encoder loaded (it is, by default). Prints one Markdown table, and writes
+bundled sentence encoder loaded (the default) or, with ``--embeddings off``, without it
+(results then go to load-no-encoder.md and .json). Prints one Markdown table, and writes
 it with the raw figures to bench/results/load.md and load.json. A benchmark, not a test:
 figures depend on the machine; the chat/live ratio is what holds on a noisy one.
 """
@@ -232,11 +233,14 @@ def throwaway_postgres() -> Iterator[str]:
             )
 
 
-def measure(backend: str, workers: int, duration: int, database_url: str | None) -> dict[str, Any]:
+def measure(
+    backend: str, workers: int, duration: int, database_url: str | None, embeddings: str
+) -> dict[str, Any]:
     """The three endpoints against one server; its figures."""
     env = {
         "LUCINE_CHAT_LIMIT_PER_MINUTE": str(RAISED_LIMIT),
         "LUCINE_NEW_SESSIONS_PER_HOUR": str(RAISED_LIMIT),
+        "LUCINE_EMBEDDINGS": embeddings,
     }
     with (
         serve_process(database_url=database_url, admin=False, env=env, workers=workers) as server,
@@ -268,7 +272,7 @@ def measure(backend: str, workers: int, duration: int, database_url: str | None)
     }
 
 
-def markdown(runs: list[dict[str, Any]], duration: int) -> str:
+def markdown(runs: list[dict[str, Any]], duration: int, embeddings: str = "bundled") -> str:
     """The table, the reference system beside it, and how it was run."""
     lines = [
         "# Load benchmark",
@@ -276,7 +280,8 @@ def markdown(runs: list[dict[str, Any]], duration: int) -> str:
         f"`.venv/bin/python bench/load.py --duration {duration}`; {datetime.now(UTC):%Y-%m-%d},"
         f" {os.cpu_count()} cores, {platform.python_implementation()}"
         f" {platform.python_version()}; wrk {THREADS} threads, {CONNECTIONS} connections,"
-        f" {duration} s per endpoint, on the same machine as the server. Offline responder;"
+        f" {duration} s per endpoint, on the same machine as the server. Offline responder,"
+        f" sentence encoder {'on (bundled)' if embeddings == 'bundled' else 'off'};"
         f" chat rate limits raised to {RAISED_LIMIT:,} per client for the run; one request"
         f" in {NEW_CHAT_EVERY} opens a new chat.",
         "",
@@ -314,21 +319,33 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["sqlite", "postgres"], help="One backend (default: both)."
     )
+    parser.add_argument(
+        "--embeddings",
+        choices=["bundled", "off"],
+        default="bundled",
+        help="The server's sentence encoder (off: keyword retrieval only, less memory).",
+    )
     args = parser.parse_args()
     wrk_binary()
     runs: list[dict[str, Any]] = []
     started = time.monotonic()
     if args.only in (None, "sqlite"):
-        runs.append(measure("sqlite", 1, args.duration, None))
+        runs.append(measure("sqlite", 1, args.duration, None, args.embeddings))
     if args.only in (None, "postgres"):
         for workers in (1, 2):
             with throwaway_postgres() as url:
-                runs.append(measure("postgres", workers, args.duration, url))
-    report = markdown(runs, args.duration)
+                runs.append(measure("postgres", workers, args.duration, url, args.embeddings))
+    report = markdown(runs, args.duration, args.embeddings)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "load.md").write_text(report)
-    payload = {"duration": args.duration, "reference": REFERENCE, "runs": runs}
-    (RESULTS / "load.json").write_text(json.dumps(payload, indent=2) + "\n")
+    name = "load" if args.embeddings == "bundled" else "load-no-encoder"
+    (RESULTS / f"{name}.md").write_text(report)
+    payload = {
+        "duration": args.duration,
+        "embeddings": args.embeddings,
+        "reference": REFERENCE,
+        "runs": runs,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     print(report)
     print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
 
