@@ -49,7 +49,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.http_server import RunningServer, serve_process  # noqa: E402 - after the path
+from tests.http_server import serve_process  # noqa: E402 - after the path
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -198,16 +198,6 @@ def run_wrk(url: str, path: str, duration: int, lua_args: list[str] | None) -> d
     }
 
 
-def worker_pids(server: RunningServer, workers: int) -> list[int]:
-    """The processes that serve requests: the server itself, or its spawned workers."""
-    if workers == 1:
-        return [server.process.pid]
-    found: list[int] = []
-    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
-        found += [int(pid) for pid in (task / "children").read_text().split()]
-    return [pid for pid in found if b"spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -260,7 +250,7 @@ def measure(
         )
         print(f"  {backend}, {workers} worker(s): poll", file=sys.stderr, flush=True)
         poll = run_wrk(server.url, "/api/chat/poll", duration, [*common, "poll", "0", str(THREADS)])
-        rss = [peak_rss_mb(pid) for pid in worker_pids(server, workers)]
+        rss = [peak_rss_mb(pid) for pid in sorted(server.workers() or {server.process.pid})]
     return {
         "backend": backend,
         "workers": workers,

@@ -28,6 +28,7 @@ __all__ = [
     "ADMIN_PASSWORD",
     "ADMIN_USERNAME",
     "RunningServer",
+    "child_pids",
     "free_port",
     "lucine_command",
     "lucine_server",
@@ -54,6 +55,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_pids(pid: int) -> set[int]:
+    """The processes ``pid`` started that are still running (from /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
 @attrs.define
 class RunningServer:
     """A started `lucine serve`: where it answers, its process and its files."""
@@ -63,6 +72,14 @@ class RunningServer:
     data_dir: Path
     log: Path
     env: Mapping[str, str]
+
+    def workers(self) -> set[int]:
+        """The worker processes of `serve --workers N`: uvicorn spawns them (none with 1)."""
+        return {
+            pid
+            for pid in child_pids(self.process.pid)
+            if b"spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        }
 
     def output(self) -> str:
         """Everything the process wrote to stdout and stderr so far."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.http_server import free_port
+from tests.http_server import child_pids, free_port
 
 __all__ = ["PostgresCluster", "pg_cluster"]
 
@@ -73,12 +73,7 @@ class PostgresCluster:
     def _processes(self) -> list[int]:
         """The postmaster and every backend, checkpointer and walwriter it started."""
         postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = [
-            int(stat.parent.name)
-            for stat in Path("/proc").glob("[0-9]*/stat")
-            if _parent(stat) == postmaster
-        ]
-        return [postmaster, *children]
+        return [postmaster, *child_pids(postmaster)]
 
     def freeze(self) -> None:
         """SIGSTOP every process of the cluster: connections stay open, nothing answers.
@@ -99,16 +94,6 @@ class PostgresCluster:
     def running(self) -> bool:
         """Whether the server process is up."""
         return (self.data / "postmaster.pid").exists()
-
-
-def _parent(stat: Path) -> int | None:
-    """The parent pid in /proc/PID/stat (None when the process is gone)."""
-    try:
-        text = stat.read_text()
-    except OSError:
-        return None
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    return int(text.rsplit(")", 1)[1].split()[1])
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import attrs
 import httpx
@@ -137,15 +136,6 @@ def test_a_postgres_outage_under_load_loses_no_acknowledged_message(
     assert load.slowest < REQUEST_BOUND, load.slowest
 
 
-def _children(pid: int) -> set[int]:
-    """The worker processes of ``pid``: uvicorn starts them with multiprocessing's spawn."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        found.update(int(child) for child in children)
-    return {c for c in found if Path(f"/proc/{c}/cmdline").read_bytes().find(b"spawn") >= 0}
-
-
 def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(postgres_url: str) -> None:
     """SIGKILL one of two workers mid-load: the other serves on, a new one takes its place.
 
@@ -154,7 +144,7 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(postgres_url: 
     empty_postgres(postgres_url)
     with serve_process(database_url=postgres_url, admin=False, env=LOAD_ENV, workers=2) as server:
         deadline = time.monotonic() + 30
-        while len(workers := _children(server.process.pid)) < 2:
+        while len(workers := server.workers()) < 2:
             assert time.monotonic() < deadline, server.output()
             time.sleep(0.2)
         with visitors(server.url) as load:
@@ -164,12 +154,11 @@ def test_a_worker_killed_under_load_is_replaced_and_loses_nothing(postgres_url: 
             killed_at = len(load.acked)
             deadline = time.monotonic() + 30
             while (
-                len(_children(server.process.pid) - {victim}) < 2
-                or len(load.acked) < killed_at + CLIENTS * 10
+                len(server.workers() - {victim}) < 2 or len(load.acked) < killed_at + CLIENTS * 10
             ):
                 assert time.monotonic() < deadline, (load.statuses, server.output()[-3000:])
                 time.sleep(0.2)
-            replaced = _children(server.process.pid) - workers
+            replaced = server.workers() - workers
     found = _stored(postgres_url)
     lost = load.acked - found
     print(
