@@ -87,8 +87,8 @@ class InMemoryDatabase:
         self.tables = _Tables()
         self.lock = asyncio.Lock()
 
-    def __call__(self) -> InMemoryUnitOfWork:
-        """A new unit of work over this database."""
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        """A new unit of work over this database (every one holds the lock: one at a time)."""
         return InMemoryUnitOfWork(self)
 
 

@@ -36,14 +36,15 @@ class InMemoryEventPublisher:
         self.published: list[RealtimeEvent] = []
         self.keep_history = False
 
-    async def publish(self, event: RealtimeEvent) -> None:
-        """Deliver to every subscriber of the event's channel; never blocks or raises."""
-        if self.keep_history:
-            self.published.append(event)
-        for queue in tuple(self._subscribers.get(event.channel, ())):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
+    async def publish(self, *events: RealtimeEvent) -> None:
+        """Deliver to every subscriber of each event's channel; never blocks or raises."""
+        for event in events:
+            if self.keep_history:
+                self.published.append(event)
+            for queue in tuple(self._subscribers.get(event.channel, ())):
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(event)
 
     def subscribe(self, channel: str) -> asyncio.Queue[RealtimeEvent]:
         """A new queue receiving the channel's events from now on."""
@@ -104,17 +105,20 @@ class RedisEventPublisher:
         self._prefix = prefix
         self._local = InMemoryEventPublisher()
 
-    async def publish(self, event: RealtimeEvent) -> None:
-        """PUBLISH the event as JSON; if Redis fails, deliver in this process and log it."""
-        payload = json.dumps({"kind": event.kind, "data": dict(event.data)})
+    async def publish(self, *events: RealtimeEvent) -> None:
+        """PUBLISH the events as JSON, pipelined; if Redis fails, deliver in this process."""
         try:
-            await self._redis.publish(self._prefix + event.channel, payload)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    payload = json.dumps({"kind": event.kind, "data": dict(event.data)})
+                    pipe.publish(self._prefix + event.channel, payload)
+                await pipe.execute()
         except (RedisError, OSError) as error:
             _log.warning(
                 "realtime publish through Redis failed (%s): this process only",
                 type(error).__name__,
             )
-            await self._local.publish(event)
+            await self._local.publish(*events)
 
     def listen(self, channel: str) -> _RedisListener:
         """A subscription to ``channel``, established on first read or ``ready()``."""
@@ -229,22 +233,28 @@ class PostgresEventPublisher:
         self._task: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
 
-    async def publish(self, event: RealtimeEvent) -> None:
-        """NOTIFY the event as JSON; a database failure is logged, never raised."""
-        payload = json.dumps(
-            {"channel": event.channel, "kind": event.kind, "data": dict(event.data)},
-            separators=(",", ":"),
-        )
-        if len(payload.encode()) > self.MAX_PAYLOAD:
-            _log.warning("realtime event too large for NOTIFY: %s", event.kind)
+    async def publish(self, *events: RealtimeEvent) -> None:
+        """NOTIFY the events as JSON, in one statement; a database failure is logged."""
+        params: dict[str, str] = {"channel": self.NOTIFY_CHANNEL}
+        for event in events:
+            payload = json.dumps(
+                {"channel": event.channel, "kind": event.kind, "data": dict(event.data)},
+                separators=(",", ":"),
+            )
+            if len(payload.encode()) > self.MAX_PAYLOAD:
+                _log.warning("realtime event too large for NOTIFY: %s", event.kind)
+                continue
+            params[f"p{len(params) - 1}"] = payload
+        if len(params) == 1:
             return
+        # Postgres evaluates the calls in order, and delivers a transaction's
+        # notifications in the order they were sent. Autocommit: no BEGIN and COMMIT
+        # round trips around the one statement.
+        calls = ", ".join(f"pg_notify(:channel, :p{n})" for n in range(len(params) - 1))
         try:
             async with self._engine.connect() as conn:
-                await conn.execute(
-                    text("SELECT pg_notify(:channel, :payload)"),
-                    {"channel": self.NOTIFY_CHANNEL, "payload": payload},
-                )
-                await conn.commit()
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text(f"SELECT {calls}"), params)
         except (SQLAlchemyError, OSError) as error:
             _log.warning("realtime publish failed: %s", type(error).__name__)
 

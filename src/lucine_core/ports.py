@@ -508,8 +508,13 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     """Makes a new unit of work for each use case."""
 
-    def __call__(self) -> UnitOfWork:
-        """A new, not yet begun, unit of work."""
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new, not yet begun, unit of work.
+
+        A ``read_only`` one is only read from and never committed: an adapter may then
+        take no write lock (SQLite begins it deferred, reading a snapshot, instead of
+        queueing it behind the writers).
+        """
         ...
 
 
@@ -672,8 +677,12 @@ class RealtimeEvent:
 class EventPublisher(Protocol):
     """Pushes realtime events to connected clients, after the change is committed."""
 
-    async def publish(self, event: RealtimeEvent) -> None:
-        """Send the event to every subscriber of its channel; never raises for delivery."""
+    async def publish(self, *events: RealtimeEvent) -> None:
+        """Send each event, in order, to every subscriber of its channel.
+
+        Several events go out in one round trip where the transport allows. Never raises
+        for delivery.
+        """
         ...
 
     def listen(self, channel: str) -> EventListener:

@@ -185,7 +185,7 @@ async def metrics_route(
 ) -> Response[bytes]:
     """Prometheus text format; chats by state and queue length are read at scrape time."""
     metrics: Metrics = request.app.state.metrics
-    async with app.services.uow() as uow:
+    async with app.services.uow(read_only=True) as uow:
         counts = await uow.sessions.count_by_status()
         waiting = len(await uow.queue.list_waiting())
     for state, count in counts.items():

@@ -101,6 +101,30 @@ async def test_a_listener_hears_its_channel_only_in_order(
     ]
 
 
+async def test_events_published_together_arrive_in_order(
+    buses: tuple[EventPublisher, ...],
+) -> None:
+    """Several events in one publish: each listener hears its channel's, in order."""
+    publisher, other = buses
+    session = other.listen("session:g")
+    operators = other.listen("operators")
+    await session.ready()
+    await operators.ready()
+    await publisher.publish(
+        RealtimeEvent(channel="session:g", kind="message", data={"seq": 1}),
+        RealtimeEvent(channel="operators", kind="message", data={"sessionId": "g"}),
+        RealtimeEvent(channel="session:g", kind="message", data={"seq": 2}),
+    )
+    try:
+        heard = [await asyncio.wait_for(anext(session), 5) for _ in range(2)]
+        told = await asyncio.wait_for(anext(operators), 5)
+    finally:
+        await session.aclose()
+        await operators.aclose()
+    assert [e.data["seq"] for e in heard] == [1, 2]
+    assert told.data == {"sessionId": "g"}
+
+
 async def test_publishing_without_listeners_does_not_fail(
     buses: tuple[EventPublisher, ...],
 ) -> None:
@@ -171,11 +195,13 @@ async def test_a_too_large_postgres_event_is_dropped_quietly(postgres_url: str) 
         big = RealtimeEvent(channel="session:e", kind="message", data={"x": "a" * 9000})
         await publisher.publish(big)
         await publisher.publish(RealtimeEvent(channel="session:e", kind="status", data={}))
+        # In a batch, only the too-large one is dropped.
+        await publisher.publish(big, RealtimeEvent(channel="session:e", kind="queue", data={}), big)
         try:
-            event = await asyncio.wait_for(anext(listener), 5)
+            got = [await asyncio.wait_for(anext(listener), 5) for _ in range(2)]
         finally:
             await listener.aclose()
-        assert event.kind == "status"
+        assert [e.kind for e in got] == ["status", "queue"]
 
 
 async def test_redis_down_delivers_in_this_process_and_never_raises() -> None:

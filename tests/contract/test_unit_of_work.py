@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
 from lucine_adapters.sql.database import SqlDatabase, SqlUnitOfWork
-from lucine_core.enums import SessionStatus
+from lucine_core.enums import Language, SessionStatus
 from lucine_core.errors import ExternalServiceError, NotFoundError
 from lucine_core.ports import UnitOfWork, UnitOfWorkFactory
 from tests.contract.builders import (
@@ -21,6 +23,7 @@ from tests.contract.builders import (
     session,
     ticket,
 )
+from tests.contract.conftest import opener_for
 from tests.databases import open_postgres, plain_url
 
 
@@ -209,3 +212,28 @@ async def test_a_connection_dropped_mid_unit_is_the_database_unavailable(
             await _dropped_inside(database, postgres_url, then_fail=True)
         async with database() as uow:  # the pool hands out a live connection again
             assert await uow.sessions.count_by_status() == {}
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgres"])
+async def test_a_reader_does_not_wait_for_a_writer(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    """A read-only unit reads the last committed state while a writer holds its lock.
+
+    On SQLite every other unit begins with the write lock (BEGIN IMMEDIATE), so a poll
+    would queue behind each visitor's message for up to the busy timeout.
+    """
+    async with opener_for(name, request)() as factory:
+        async with factory() as uow:
+            await uow.sessions.add(session("s-1"))
+            await uow.commit()
+        async with factory() as writer:
+            changed = await writer.sessions.get("s-1", for_update=True)
+            changed.language = Language.DE
+            await writer.sessions.update(changed)
+            async with asyncio.timeout(1), factory(read_only=True) as reader:
+                seen = await reader.sessions.get("s-1")
+            await writer.commit()
+        assert seen.language is Language.IT
+        async with factory(read_only=True) as reader:
+            assert (await reader.sessions.get("s-1")).language is Language.DE

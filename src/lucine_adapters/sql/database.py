@@ -54,10 +54,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_READ_ONLY = "lucine_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN: two read-then-write transactions can then never
-    # deadlock upgrading their locks; they queue on the busy timeout instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # deadlock upgrading their locks; they queue on the busy timeout instead. A unit of
+    # work that only reads begins deferred: it reads a WAL snapshot, beside the writer.
+    read_only = conn.get_execution_options().get(_READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -95,9 +100,9 @@ class SqlDatabase:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
-    def __call__(self) -> SqlUnitOfWork:
-        """A new unit of work."""
-        return SqlUnitOfWork(self.engine)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A new unit of work; a ``read_only`` one takes no write lock on SQLite."""
+        return SqlUnitOfWork(self.engine, read_only=read_only)
 
     async def create_schema(self) -> None:
         """Create every table at the newest revision (tests and throwaway databases).
@@ -145,8 +150,9 @@ def translate_error(error: DBAPIError) -> Exception:
 class SqlUnitOfWork:
     """One transaction on one connection; rolled back unless committed."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._conn: AsyncConnection | None = None
 
     def _connection(self) -> AsyncConnection:
@@ -157,6 +163,8 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         try:
             self._conn = await self._engine.connect()
+            if self._read_only:
+                await self._conn.execution_options(**{_READ_ONLY: True})
             await self._conn.begin()
         except DBAPIError as error:
             if self._conn is not None:

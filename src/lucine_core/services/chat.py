@@ -41,10 +41,28 @@ _MAX_POLL = 200
 
 
 @attrs.frozen(kw_only=True)
+class _Context:
+    """What answering a message needs, read in the transaction that stores it.
+
+    Attributes:
+        history: The earlier turns the responder sees.
+        tokens_used: The model tokens the chat has used so far.
+        queued: The chat waits in the queue for an operator.
+        operator_name: Who holds the chat, when an operator does.
+    """
+
+    history: tuple[Turn, ...] = ()
+    tokens_used: int = 0
+    queued: bool = False
+    operator_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class _Stored:
     session: ChatSession
     message: Message
     new: bool
+    context: _Context = _Context()
 
 
 async def visitor_message(
@@ -95,10 +113,10 @@ async def visitor_message(
             status=session.status,
             reply=None,
             language=session.language,
-            operator_name=await _operator_name(services, session),
+            operator_name=stored.context.operator_name,
             visitor_seq=stored.message.seq,
         )
-    return await _answer(services, session, text, stored.message.seq)
+    return await _answer(services, stored, text)
 
 
 async def _store_visitor_message(
@@ -126,27 +144,40 @@ async def _store_visitor_message(
     else:
         session.visitor_writes(now)
         session.language = detect_language(text, session.language)
+    context = _Context() if new else await _answer_context(uow, services, session)
     message = await add_message(
         uow, services, session, sender=Sender.USER, text=text, at=now, client_message_id=client_id
     )
     await save_session(uow, session, new=new)
-    return _Stored(session=session, message=message, new=new)
+    return _Stored(session=session, message=message, new=new, context=context)
 
 
-async def _answer(services: Services, session: ChatSession, text: str, seq: int) -> ChatReply:
-    started = services.clock.now()
-    queued = await _is_queued(services, session.id)
-
-    async def history() -> tuple[tuple[Turn, ...], int]:
-        async with services.uow() as uow:
-            earlier = await uow.messages.last(session.id, services.policies.history_turns + 1)
-            answers = await uow.events.list(types=[EventType.KB_ANSWER], session_id=session.id)
-        tokens = sum(
+async def _answer_context(uow: UnitOfWork, services: Services, session: ChatSession) -> _Context:
+    # Read with the message stored (before it is added): one transaction instead of the
+    # three a request took when each was read on its own.
+    if not session.allows(Trigger.ASSISTANT_ANSWERS):
+        operator = await uow.operators.get(session.operator_id) if session.operator_id else None
+        return _Context(operator_name=operator.display_name if operator else None)
+    earlier = await uow.messages.last(session.id, services.policies.history_turns)
+    answers = await uow.events.list(types=[EventType.KB_ANSWER], session_id=session.id)
+    return _Context(
+        history=tuple(Turn(sender=m.sender, text=m.text) for m in earlier),
+        tokens_used=sum(
             e.payload.input_tokens + e.payload.output_tokens
             for e in answers
             if isinstance(e.payload, ev.KbAnswer)
-        )
-        return tuple(Turn(sender=m.sender, text=m.text) for m in earlier[:-1]), tokens
+        ),
+        queued=await uow.queue.waiting_for(session.id) is not None,
+    )
+
+
+async def _answer(services: Services, stored: _Stored, text: str) -> ChatReply:
+    started = services.clock.now()
+    session, context = stored.session, stored.context
+    queued = context.queued
+
+    async def history() -> tuple[tuple[Turn, ...], int]:
+        return context.history, context.tokens_used
 
     async def draft(piece: str) -> None:
         # The reply as the model writes it, for widgets listening on the chat's stream;
@@ -182,7 +213,7 @@ async def _answer(services: Services, session: ChatSession, text: str, seq: int)
         decision=decision,
         actions=actions,
         latency_ms=latency_ms,
-        seq=seq,
+        seq=stored.message.seq,
     )
 
 
@@ -198,11 +229,12 @@ async def _store_reply(
 ) -> ChatReply:
     reasons = tuple(r.value for r in decision.reasons) if actions else ()
 
-    async def work(uow: UnitOfWork) -> tuple[ChatSession, Message | None]:
+    async def work(uow: UnitOfWork) -> tuple[ChatSession, Message | None, QueueInfo | None]:
         session = await uow.sessions.get(session_id, for_update=True)
+        queue = await queue_info(uow, services, session_id)
         if not session.allows(Trigger.ASSISTANT_ANSWERS):
             # An operator took over (or the chat closed) while the answer was written.
-            return session, None
+            return session, None, queue
         now = services.clock.now()
         session.apply(Trigger.ASSISTANT_ANSWERS, at=now, actor=ASSISTANT, reason="answer")
         session.escalation = decision.state
@@ -236,9 +268,9 @@ async def _store_reply(
             now,
         )
         await save_session(uow, session)
-        return session, message
+        return session, message, queue
 
-    session, message = await transaction(services, work)
+    session, message, queue = await transaction(services, work)
     if message is not None:
         await publish_all(services, [message_event(message)])
     return ChatReply(
@@ -250,7 +282,7 @@ async def _store_reply(
         confidence=answer.confidence if message else None,
         language=session.language,
         escalation_reasons=reasons if message else (),
-        queue=await _queue(services, session.id),
+        queue=queue,
         visitor_seq=seq,
     )
 
@@ -312,8 +344,8 @@ async def poll(services: Services, *, session_id: str, after_seq: int = 0) -> Po
     """
     if after_seq < 0:
         raise ValidationError(field="since", reason="must not be negative")
-    async with services.uow() as uow:
-        session = await uow.sessions.get(session_id, for_update=True)
+    async with services.uow(read_only=True) as uow:
+        session = await uow.sessions.get(session_id)
         messages = await uow.messages.list(session_id, after_seq=after_seq, limit=_MAX_POLL)
         operator = (
             await uow.operators.get(session.operator_id)
@@ -357,20 +389,3 @@ async def rate_chat(
         services,
         [RealtimeEvent(channel=OPERATORS_CHANNEL, kind="rating", data={"sessionId": session_id})],
     )
-
-
-async def _is_queued(services: Services, session_id: str) -> bool:
-    async with services.uow() as uow:
-        return await uow.queue.waiting_for(session_id) is not None
-
-
-async def _queue(services: Services, session_id: str) -> QueueInfo | None:
-    async with services.uow() as uow:
-        return await queue_info(uow, services, session_id)
-
-
-async def _operator_name(services: Services, session: ChatSession) -> str | None:
-    if not session.operator_id:
-        return None
-    async with services.uow() as uow:
-        return (await uow.operators.get(session.operator_id)).display_name

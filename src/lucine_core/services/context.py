@@ -127,5 +127,5 @@ async def transaction(
 
 async def publish_all(services: Services, events: list[RealtimeEvent]) -> None:
     """Push committed changes to widgets and dashboards."""
-    for event in events:
-        await services.publisher.publish(event)
+    if events:
+        await services.publisher.publish(*events)

@@ -132,7 +132,7 @@ async def _summaries(
 
 async def pending_chats(services: Services) -> Sequence[ChatSummary]:
     """Chats waiting for a human, in the order they will be served."""
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         context = await queue_context(uow, services)
         waiting = {e.session_id: e for e in context.waiting}
         found = await uow.sessions.list(ids=list(waiting), limit=len(waiting))
@@ -153,7 +153,7 @@ async def active_chats(
         ChatFilter.UNASSIGNED: (SessionStatus.ACTIVE, SessionStatus.IDLE),
         ChatFilter.ALL: _OPEN,
     }[chat_filter]
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         context = await queue_context(uow, services)
         waiting = {e.session_id: e for e in context.waiting}
         found = await uow.sessions.list(statuses=statuses, limit=limit)

@@ -63,7 +63,7 @@ async def _events(
 )
 async def chat_stream(session_id: FromPath[str], app: NamedDependency[App]) -> ServerSentEvent:
     """404 for an unknown chat; then an event whenever the chat changes."""
-    async with app.services.uow() as uow:
+    async with app.services.uow(read_only=True) as uow:
         await uow.sessions.get(session_id)
     # Subscribe before answering, so nothing published after this point is missed.
     listener = app.services.publisher.listen(session_channel(session_id))
