@@ -84,10 +84,22 @@ def layers(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks under bench/ (not run by default or in CI)."""
+    """Benchmarks under bench/ (not run by default or in CI); about 25 minutes on 2 cores.
+
+    Starts Postgres and installs wrk when missing (as .ci/run does); every script writes
+    its figures under bench/results/, and summary.py prints them in one table against
+    the targets and v2.7. ``nox -s bench -- --duration 5`` shortens the load runs.
+    """
+    session.run("bash", ".ci/ensure", "postgres", "wrk", external=True)
     session.install("-e", ".")
     session.run("python", "bench/answer_latency.py")
     session.run("python", "bench/retrieval.py")
-    # Over real HTTP with wrk (apt-get install wrk); `nox -s bench -- --duration 5` for a
-    # quick look. Writes bench/results/load.md and load.json.
+    # Over real HTTP with wrk: chat, poll and the trivial endpoint; SQLite 1 worker,
+    # Postgres 1 and 2; with the encoder, then without it (load-no-encoder.*).
     session.run("python", "bench/load.py", *session.posargs)
+    session.run(
+        "python", "bench/load.py", "--only", "postgres", "--embeddings", "off", *session.posargs
+    )
+    session.run("python", "bench/realtime.py")
+    session.run("python", "bench/growth.py", "--sessions", "100000")
+    session.run("python", "bench/summary.py")

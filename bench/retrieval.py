@@ -9,12 +9,14 @@ shared between copies). Queries are the ski school's validation messages.
 Prints: the process's resident memory before and after the encoder is loaded; the time
 to encode and index 1,000 items (3 fields each, keywords one row each); the median and
 99th percentile of one search (encoding the message included) with the hybrid ranker
-and with BM25 alone. A benchmark, not a test: compare ratios, not absolutes.
+and with BM25 alone, as a worker runs them (one BLAS thread). Writes the figures to
+bench/results/retrieval.json. A benchmark, not a test: compare ratios, not absolutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import resource
 import statistics
 import time
@@ -23,7 +25,7 @@ from pathlib import Path
 import attrs
 
 from lucine_adapters.kb import Bm25KnowledgeBase
-from lucine_adapters.kb.embedding import BundledEmbedder
+from lucine_adapters.kb.embedding import BundledEmbedder, one_blas_thread
 from lucine_adapters.kb.evalset import load_cases
 from lucine_adapters.kb.hybrid import HybridKnowledgeBase
 from lucine_adapters.kb.loader import load_kb, sample_kb
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SKI = ROOT / "tests" / "data" / "eval" / "skischool"
 ITEMS = 1000
 ROUNDS = 3
+RESULTS = ROOT / "bench" / "results"
 
 
 def rss_mb() -> float:
@@ -69,27 +72,34 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def report(name: str, samples: list[float]) -> None:
+def report(name: str, samples: list[float]) -> dict[str, float]:
     median = statistics.median(samples)
-    print(f"{name:<44} median {median:7.3f} ms   p99 {percentile(samples, 0.99):7.3f} ms")
+    p99 = percentile(samples, 0.99)
+    print(f"{name:<44} median {median:7.3f} ms   p99 {p99:7.3f} ms")
+    return {"p50_ms": round(median, 3), "p99_ms": round(p99, 3)}
 
 
 async def main() -> None:
+    one_blas_thread()  # as bootstrap does in every worker
+    figures: dict[str, object] = {"items": ITEMS, "rss_mb_before_encoder": rss_mb()}
     print(f"worker RSS before the encoder              {rss_mb():7.1f} MB")
     embedder = BundledEmbedder()
     embedder.embed_now(["carica il modello"])
+    figures["rss_mb_with_encoder"] = rss_mb()
     print(f"worker RSS with the encoder loaded         {rss_mb():7.1f} MB")
     items = thousand_items()
     start = time.perf_counter()
     hybrid = HybridKnowledgeBase(embedder, items)
     await hybrid.list_items()
-    print(f"index build, {ITEMS} items (encode + BM25)       {time.perf_counter() - start:7.2f} s")
+    figures["index_build_s"] = round(time.perf_counter() - start, 2)
+    figures["rss_mb_indexed"] = rss_mb()
+    print(f"index build, {ITEMS} items (encode + BM25)       {figures['index_build_s']:7.2f} s")
     print(f"worker RSS with {ITEMS} items indexed          {rss_mb():7.1f} MB")
     lexical = Bm25KnowledgeBase(items)
     queries = [case.question for case in load_cases(SKI / "validation.jsonl")]
-    for name, kb in (
-        ("hybrid search (encode + rank), 1,000 items", hybrid),
-        ("BM25 alone", lexical),
+    for key, name, kb in (
+        ("hybrid", "hybrid search (encode + rank), 1,000 items", hybrid),
+        ("bm25", "BM25 alone", lexical),
     ):
         timings = []
         for _ in range(ROUNDS):
@@ -97,7 +107,9 @@ async def main() -> None:
                 began = time.perf_counter()
                 await kb.search(query, limit=3)
                 timings.append((time.perf_counter() - began) * 1000)
-        report(name, timings)
+        figures[key] = report(name, timings)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "retrieval.json").write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":
