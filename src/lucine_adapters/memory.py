@@ -112,6 +112,11 @@ def _copy_session(session: ChatSession) -> ChatSession:
 class InMemorySessionStore(_Store):
     """SessionStore over a dict."""
 
+    def __init__(self, tables: _Tables, journal: _Journal) -> None:
+        super().__init__(tables, journal)
+        # How many stored changes each session read here holds (none with history=False).
+        self._loaded: dict[str, int] = {}
+
     async def add(self, session: ChatSession) -> None:
         key = session.opening_client_message_id
         if key is not None and await self.find_opened_by(key) is not None:
@@ -133,12 +138,18 @@ class InMemorySessionStore(_Store):
             None,
         )
 
-    async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
+    async def get(
+        self, session_id: str, *, for_update: bool = False, history: bool = True
+    ) -> ChatSession:
         """A copy of the session (units of work are serialised here, so no lock is needed)."""
         try:
-            return _copy_session(self._t.sessions[session_id])
+            found = _copy_session(self._t.sessions[session_id])
         except KeyError:
             raise NotFoundError(kind="session", key=session_id) from None
+        if not history:
+            found.history = []
+        self._loaded[session_id] = len(found.history)
+        return found
 
     async def update(self, session: ChatSession) -> None:
         stored = self._t.sessions.get(session.id)
@@ -147,7 +158,11 @@ class InMemorySessionStore(_Store):
         if stored.version != session.version:
             raise ConcurrencyError(kind="session", key=session.id)
         session.version += 1
-        self._j.put(self._t.sessions, session.id, _copy_session(session))
+        loaded = self._loaded.get(session.id, len(stored.history))
+        kept = _copy_session(session)
+        kept.history = [*stored.history, *copy.deepcopy(session.history[loaded:])]
+        self._loaded[session.id] = len(session.history)
+        self._j.put(self._t.sessions, session.id, kept)
 
     async def list(
         self,

@@ -145,12 +145,18 @@ class SessionStore(Protocol):
         """The session whose ``opening_client_message_id`` is that id, if any."""
         ...
 
-    async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
+    async def get(
+        self, session_id: str, *, for_update: bool = False, history: bool = True
+    ) -> ChatSession:
         """Return a fresh copy of the session; changing it changes nothing stored.
 
         With ``for_update`` other writers of the session wait until this unit of work
         ends (a row lock where the database has them), so read-modify-write use cases
         queue up instead of failing each other's versioned updates.
+
+        Without ``history`` the earlier state changes are not read (one query less on
+        every visitor message and poll): ``history`` then holds only the changes made
+        after the read, and ``update`` appends them after the stored ones.
 
         Raises:
             NotFoundError: no such session.

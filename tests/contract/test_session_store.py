@@ -339,3 +339,29 @@ async def test_delete_is_idempotent(uow_factory: UnitOfWorkFactory) -> None:
         with pytest.raises(NotFoundError):
             await uow.sessions.get("s-1")
         assert [s.id for s in await uow.sessions.list()] == ["s-2"]
+
+
+async def test_a_session_read_without_its_history_keeps_it_when_updated(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """history=False skips the earlier changes; an update appends the new ones after them."""
+    chat = session_in(SessionStatus.WITH_OPERATOR, "s-1")
+    chat.operator_writes("op-1", at(2))
+    chat.mark_inactive(at(3), inactivity_minutes=1)
+    earlier = list(chat.history)
+    assert len(earlier) >= 2
+    await _store(uow_factory, chat)
+    full = await _get(uow_factory, "s-1")
+    async with uow_factory() as uow:
+        light = await uow.sessions.get("s-1", for_update=True, history=False)
+        assert light.history == []
+        assert attrs.evolve(light, history=earlier) == full
+        light.close(SessionStatus.RESOLVED, actor=Actor.operator("op-1"), at=at(9), reason="ok")
+        await uow.sessions.update(light)
+        await uow.commit()
+    got = await _get(uow_factory, "s-1")
+    assert got.history[: len(earlier)] == earlier
+    assert [(c.from_status, c.to_status) for c in got.history[len(earlier) :]] == [
+        (full.status, SessionStatus.RESOLVED)
+    ]
+    assert got.version == full.version + 1

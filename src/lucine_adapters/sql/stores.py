@@ -91,7 +91,9 @@ class SqlSessionStore(_SqlStore):
 
     def __init__(self, conn: AsyncConnection) -> None:
         super().__init__(conn)
-        self._history_seen: dict[str, int] = {}
+        # Per session read or written here: the changes stored, and how many of them the
+        # object's history holds (none when read with history=False).
+        self._history_seen: dict[str, tuple[int, int]] = {}
 
     async def _history(self, ids: Sequence[str]) -> dict[str, list[StatusChange]]:
         found: dict[str, list[StatusChange]] = {sid: [] for sid in ids}
@@ -106,21 +108,24 @@ class SqlSessionStore(_SqlStore):
             found[row["session_id"]].append(rows.change_from_row(row))
         return found
 
-    async def _write_history(self, session: ChatSession, start: int) -> None:
-        fresh = session.history[start:]
+    async def _write_history(self, session: ChatSession, stored: int, loaded: int) -> None:
+        fresh = session.history[loaded:]
         if fresh:
             await self._conn.execute(
                 insert(t.session_changes),
-                [rows.change_to_row(session.id, start + i, c) for i, c in enumerate(fresh)],
+                [rows.change_to_row(session.id, stored + i, c) for i, c in enumerate(fresh)],
             )
-        self._history_seen[session.id] = len(session.history)
+        self._history_seen[session.id] = (stored + len(fresh), len(session.history))
 
-    async def _build(self, found: Sequence[RowMapping]) -> list[ChatSession]:
-        histories = await self._history([r["id"] for r in found])
+    async def _build(
+        self, found: Sequence[RowMapping], *, history: bool = True
+    ) -> list[ChatSession]:
+        histories = await self._history([r["id"] for r in found]) if history else {}
         sessions = []
         for row in found:
-            sessions.append(rows.session_from_row(row, histories[row["id"]]))
-            self._history_seen[row["id"]] = row["history_count"]
+            sessions.append(rows.session_from_row(row, histories.get(row["id"], [])))
+            count = row["history_count"]
+            self._history_seen[row["id"]] = (count, count if history else 0)
         return sessions
 
     async def add(self, session: ChatSession) -> None:
@@ -135,7 +140,7 @@ class SqlSessionStore(_SqlStore):
             holder=self.find_opened_by,
         )
         session.version = 1
-        await self._write_history(session, 0)
+        await self._write_history(session, 0, 0)
 
     async def find_opened_by(self, client_message_id: str) -> ChatSession | None:
         """The session opened by that client message id (by its partial unique index)."""
@@ -145,20 +150,28 @@ class SqlSessionStore(_SqlStore):
         found = await self._build(await self._rows(query))
         return found[0] if found else None
 
-    async def get(self, session_id: str, *, for_update: bool = False) -> ChatSession:
-        """Read one session with its history (locking its row for ``for_update``)."""
+    async def get(
+        self, session_id: str, *, for_update: bool = False, history: bool = True
+    ) -> ChatSession:
+        """Read one session, with its history unless not asked (locking it for ``for_update``)."""
         query = select(t.sessions).where(t.sessions.c.id == session_id)
         if for_update:
             query = query.with_for_update()
         found = await self._rows(query)
         if not found:
             raise NotFoundError(kind="session", key=session_id)
-        return (await self._build(found))[0]
+        return (await self._build(found, history=history))[0]
 
     async def update(self, session: ChatSession) -> None:
         """Write the session if its version is still the one read, and append new history."""
         seen = session.version
-        values = rows.session_to_row(session, history_count=len(session.history))
+        known = self._history_seen.get(session.id)
+        if known is None:  # not read here: its history is all it holds
+            counted = select(func.count()).where(t.session_changes.c.session_id == session.id)
+            count = (await self._conn.execute(counted)).scalar_one()
+            known = (count, count)
+        stored, loaded = known
+        values = rows.session_to_row(session, history_count=stored + len(session.history) - loaded)
         values["version"] = seen + 1
         result = await self._conn.execute(
             update(t.sessions)
@@ -171,11 +184,7 @@ class SqlSessionStore(_SqlStore):
                 raise NotFoundError(kind="session", key=session.id)
             raise ConcurrencyError(kind="session", key=session.id)
         session.version = seen + 1
-        start = self._history_seen.get(session.id)
-        if start is None:
-            counted = select(func.count()).where(t.session_changes.c.session_id == session.id)
-            start = (await self._conn.execute(counted)).scalar_one()
-        await self._write_history(session, start)
+        await self._write_history(session, stored, loaded)
 
     async def list(
         self,

@@ -127,7 +127,9 @@ async def _store_visitor_message(
     client_id: str | None,
 ) -> _Stored | ChatReply:
     now = services.clock.now()
-    session = await uow.sessions.get(session_id, for_update=True) if session_id else None
+    session = (
+        await uow.sessions.get(session_id, for_update=True, history=False) if session_id else None
+    )
     if client_id is not None:
         retried = await retried_visitor_message(uow, services, session, client_id, text)
         if retried is not None:
@@ -230,7 +232,7 @@ async def _store_reply(
     reasons = tuple(r.value for r in decision.reasons) if actions else ()
 
     async def work(uow: UnitOfWork) -> tuple[ChatSession, Message | None, QueueInfo | None]:
-        session = await uow.sessions.get(session_id, for_update=True)
+        session = await uow.sessions.get(session_id, for_update=True, history=False)
         queue = await queue_info(uow, services, session_id)
         if not session.allows(Trigger.ASSISTANT_ANSWERS):
             # An operator took over (or the chat closed) while the answer was written.
@@ -345,7 +347,7 @@ async def poll(services: Services, *, session_id: str, after_seq: int = 0) -> Po
     if after_seq < 0:
         raise ValidationError(field="since", reason="must not be negative")
     async with services.uow(read_only=True) as uow:
-        session = await uow.sessions.get(session_id)
+        session = await uow.sessions.get(session_id, history=False)
         messages = await uow.messages.list(session_id, after_seq=after_seq, limit=_MAX_POLL)
         operator = (
             await uow.operators.get(session.operator_id)
