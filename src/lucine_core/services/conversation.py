@@ -70,7 +70,7 @@ async def operator_message(
 
     async def work(uow: UnitOfWork) -> tuple[Message, bool]:
         operator = await active_operator(uow, operator_id)
-        session = await uow.sessions.get(session_id, for_update=True)
+        session = await uow.sessions.get(session_id, for_update=True, history=False)
         if client_id is not None:
             earlier = await find_retried(
                 uow,

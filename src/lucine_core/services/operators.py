@@ -291,7 +291,7 @@ async def authenticate(services: Services, token: str) -> Operator:
         AuthenticationError: bad, expired or revoked token, or a disabled operator.
     """
     claims = services.tokens.verify(token, services.clock.now())
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         operator = await active_operator(uow, claims.operator_id)
     if operator.token_version != claims.token_version:
         raise AuthenticationError()
