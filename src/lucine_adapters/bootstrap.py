@@ -17,13 +17,11 @@ from lucine_adapters.kb.embedding import (
     BreakerEmbedder,
     BundledEmbedder,
     Embedder,
-    OpenAiEmbedder,
     one_blas_thread,
 )
 from lucine_adapters.kb.grouping import EmbeddingGrouper
 from lucine_adapters.kb.hybrid import DEFAULT_THRESHOLD, HybridKnowledgeBase
 from lucine_adapters.kb.loader import load_kb, sample_kb
-from lucine_adapters.llm import BreakerResponder, OpenAiResponder
 from lucine_adapters.memory import InMemoryDatabase
 from lucine_adapters.notifiers import (
     DispatchingNotifier,
@@ -95,6 +93,9 @@ def embedder(settings: Settings) -> Embedder | None:
     if config.backend == "off":
         return None
     if config.backend == "openai":
+        # Imported here: the OpenAI SDK costs 23 MB in every worker that never uses it.
+        from lucine_adapters.kb.remote import OpenAiEmbedder  # noqa: PLC0415
+
         remote = OpenAiEmbedder(
             config.model,
             base_url=config.base_url,
@@ -167,6 +168,8 @@ def _responder(settings: Settings, min_confidence: float) -> Responder:
     offline = KbResponder(min_confidence)
     if settings.llm is None:
         return offline
+    from lucine_adapters.llm import BreakerResponder, OpenAiResponder  # noqa: PLC0415 - as above
+
     llm = OpenAiResponder(settings.llm, min_confidence=min_confidence)
     return BreakerResponder(llm, offline, session_token_budget=settings.llm.session_token_budget)
 

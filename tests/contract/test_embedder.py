@@ -16,8 +16,8 @@ from lucine_adapters.kb.embedding import (
     BreakerEmbedder,
     BundledEmbedder,
     Embedder,
-    OpenAiEmbedder,
 )
+from lucine_adapters.kb.remote import OpenAiEmbedder
 from lucine_core.errors import ExternalServiceError
 from tests.fake_embeddings import FakeEmbeddings, Reply, fake_embeddings
 

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import pytest
 
 from lucine_adapters.kb import Bm25KnowledgeBase
-from lucine_adapters.kb.embedding import BundledEmbedder, OpenAiEmbedder
+from lucine_adapters.kb.embedding import BundledEmbedder
 from lucine_adapters.kb.hybrid import HybridKnowledgeBase
+from lucine_adapters.kb.remote import OpenAiEmbedder
 from lucine_adapters.sql.database import SqlDatabase
 from lucine_adapters.sql.kb import SqlKnowledgeBase
 from lucine_core.enums import Language

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from lucine_adapters.kb.embedding import BundledEmbedder, OpenAiEmbedder
+from lucine_adapters.kb.embedding import BundledEmbedder
+from lucine_adapters.kb.remote import OpenAiEmbedder
 from lucine_adapters.sql import tables as t
 from lucine_adapters.sql.database import SqlDatabase
 from lucine_adapters.sql.kb import SqlKnowledgeBase
