@@ -17,6 +17,7 @@ from typing import Self, TypeVar
 
 import attrs
 
+from lucine_core import events as ev
 from lucine_core.audit import AuditEntry
 from lucine_core.enums import EventType, QueueStatus, Sender, SessionStatus, TicketStatus
 from lucine_core.errors import ConcurrencyError, ConflictError, NotFoundError
@@ -25,6 +26,14 @@ from lucine_core.messages import Message
 from lucine_core.operators import Operator
 from lucine_core.queue import QueueEntry, queue_order
 from lucine_core.session import HELD, ChatSession
+from lucine_core.sla import SlaPolicy
+from lucine_core.stats import (
+    STATS_EVENT_TYPES,
+    EventSummary,
+    check_bounds,
+    period_of,
+    summarize,
+)
 from lucine_core.tickets import InternalNote, Ticket
 
 __all__ = ["InMemoryDatabase", "InMemoryUnitOfWork"]
@@ -460,6 +469,28 @@ class InMemoryEventStore(_Store):
             key=lambda e: (e.at, e.id),
         )
         return found if limit is None else found[:limit]
+
+    async def summarize(self, *, since: datetime, until: datetime, sla: SlaPolicy) -> EventSummary:
+        found = await self.list(types=STATS_EVENT_TYPES, since=since, until=until)
+        return summarize(found, sla=sla)
+
+    async def model_tokens(self, session_id: str) -> int:
+        return sum(
+            e.payload.input_tokens + e.payload.output_tokens
+            for e in self._t.events.values()
+            if e.session_id == session_id and isinstance(e.payload, ev.KbAnswer)
+        )
+
+    async def count_per_period(
+        self, *, types: Sequence[EventType], bounds: Sequence[datetime]
+    ) -> Sequence[Mapping[EventType, int]]:
+        check_bounds(bounds)
+        counts = [dict.fromkeys(types, 0) for _ in bounds[1:]]
+        for e in self._t.events.values():
+            period = period_of(e.at, bounds) if e.type in types else None
+            if period is not None:
+                counts[period][e.type] += 1
+        return counts
 
     def _delete(self, doomed: Iterable[int]) -> int:
         count = 0

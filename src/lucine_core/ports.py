@@ -28,6 +28,8 @@ from lucine_core.messages import Message
 from lucine_core.operators import Operator
 from lucine_core.queue import QueueEntry
 from lucine_core.session import ChatSession
+from lucine_core.sla import SlaPolicy
+from lucine_core.stats import EventSummary
 from lucine_core.tickets import InternalNote, Ticket
 
 __all__ = [
@@ -403,6 +405,31 @@ class EventStore(Protocol):
         limit: int | None = None,
     ) -> Sequence[AnalyticsEvent]:
         """Events matching every filter (``since`` inclusive, ``until`` exclusive), oldest first."""
+        ...
+
+    async def summarize(self, *, since: datetime, until: datetime, sla: SlaPolicy) -> EventSummary:
+        """What the events from ``since`` (inclusive) to ``until`` (exclusive) add up to.
+
+        Equal to ``lucine_core.stats.summarize`` of those events, which defines it, but
+        added up by the store (the day's events are many; the summary is one row).
+        """
+        ...
+
+    async def model_tokens(self, session_id: str) -> int:
+        """The model tokens (input and output) of the session's KB_ANSWER events, summed."""
+        ...
+
+    async def count_per_period(
+        self, *, types: Sequence[EventType], bounds: Sequence[datetime]
+    ) -> Sequence[Mapping[EventType, int]]:
+        """How many events of each of ``types`` fall in each period between ``bounds``.
+
+        Period ``i`` is ``[bounds[i], bounds[i + 1])``; one mapping per period, in order,
+        with every one of ``types`` (zero included). Fewer than two bounds: no periods.
+
+        Raises:
+            ValidationError: the bounds do not strictly increase.
+        """
         ...
 
     async def delete_before(self, cutoff: datetime) -> int:

@@ -224,3 +224,31 @@ async def test_list_agrees_with_a_model(
             limit=filters.limit,
         )
     assert [_unstored(e) for e in found] == expected
+
+
+async def test_model_tokens_add_up_one_sessions_answers(uow_factory: UnitOfWorkFactory) -> None:
+    """Input and output tokens of the session's KB answers only; zero for none."""
+
+    def answer(session_id: str, tokens_in: int, tokens_out: int) -> AnalyticsEvent:
+        return event(
+            ev.KbAnswer(
+                sources=(),
+                confidence=0.5,
+                latency_ms=3,
+                escalation_offered=False,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+            ),
+            session_id=session_id,
+        )
+
+    await _store(
+        uow_factory,
+        answer("s-1", 120, 30),
+        answer("s-1", 7, 0),
+        answer("s-2", 1000, 1000),
+        event(ev.SessionStarted(language="it"), session_id="s-1"),
+    )
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.events.model_tokens("s-1") == 157
+        assert await uow.events.model_tokens("s-3") == 0

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Executable
 
-from lucine_adapters.sql import rows
+from lucine_adapters.sql import event_stats, rows
 from lucine_adapters.sql import tables as t
 from lucine_core.audit import AuditEntry
 from lucine_core.enums import EventType, QueueStatus, Sender, SessionStatus, TicketStatus
@@ -27,6 +27,8 @@ from lucine_core.messages import Message
 from lucine_core.operators import Operator
 from lucine_core.queue import QueueEntry
 from lucine_core.session import HELD, ChatSession, StatusChange
+from lucine_core.sla import SlaPolicy
+from lucine_core.stats import EventSummary, check_bounds
 from lucine_core.tickets import InternalNote, Ticket
 
 __all__ = [
@@ -550,6 +552,30 @@ class SqlEventStore(_SqlStore):
         if limit is not None:
             query = query.limit(limit)
         return [rows.event_from_row(r) for r in await self._rows(query)]
+
+    async def summarize(self, *, since: datetime, until: datetime, sla: SlaPolicy) -> EventSummary:
+        """The period's summary, added up by the database in one statement."""
+        (row,) = await self._rows(event_stats.summary_query(since, until, sla))
+        return event_stats.summary_from_row(row)
+
+    async def model_tokens(self, session_id: str) -> int:
+        """Summed by the database (by the session's index), not read event by event."""
+        c = t.events.c
+        spent = c.payload["input_tokens"].as_integer() + c.payload["output_tokens"].as_integer()
+        query = select(func.coalesce(func.sum(spent), 0)).where(
+            c.session_id == session_id, c.type == EventType.KB_ANSWER.value
+        )
+        return int((await self._conn.execute(query)).scalar_one())
+
+    async def count_per_period(
+        self, *, types: Sequence[EventType], bounds: Sequence[datetime]
+    ) -> Sequence[Mapping[EventType, int]]:
+        """Counts per period and type, by the database in one statement."""
+        check_bounds(bounds)
+        if len(bounds) < 2 or not types:  # noqa: PLR2004 - two bounds make one period
+            return [dict.fromkeys(types, 0) for _ in bounds[1:]]
+        found = await self._rows(event_stats.period_query(types, bounds))
+        return event_stats.period_counts(found, types, len(bounds) - 1)
 
     async def delete_before(self, cutoff: datetime) -> int:
         """Remove events older than ``cutoff``."""

@@ -10,7 +10,7 @@ from lucine_core.enums import EventType
 from lucine_core.errors import ValidationError
 from lucine_core.events import AnalyticsEvent
 from lucine_core.services.context import Services
-from lucine_core.stats import STATS_EVENT_TYPES, DayCount, Stats, compute_stats, count_days
+from lucine_core.stats import DayCount, Stats, stats_of
 
 __all__ = ["daily_counts", "list_events", "stats"]
 
@@ -27,14 +27,12 @@ async def stats(services: Services, *, day: date | None = None) -> Stats:
     zone = ZoneInfo(services.policies.timezone)
     day = day or services.clock.now().astimezone(zone).date()
     since, until = _day_bounds(day, zone)
-    async with services.uow() as uow:
-        events = await uow.events.list(types=STATS_EVENT_TYPES, since=since, until=until)
+    async with services.uow(read_only=True) as uow:
+        summary = await uow.events.summarize(since=since, until=until, sla=services.policies.sla)
         loads = await uow.sessions.loads()
         operators = [o.view(loads.get(o.id, 0)) for o in await uow.operators.list()]
         waiting = len(await uow.queue.list_waiting())
-    return compute_stats(
-        events, day=day, operators=operators, waiting_now=waiting, sla=services.policies.sla
-    )
+    return stats_of(summary, day=day, operators=operators, waiting_now=waiting)
 
 
 async def daily_counts(services: Services, *, days: int = 14) -> list[DayCount]:
@@ -44,12 +42,17 @@ async def daily_counts(services: Services, *, days: int = 14) -> list[DayCount]:
     zone = ZoneInfo(services.policies.timezone)
     today = services.clock.now().astimezone(zone).date()
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
-    since, _ = _day_bounds(window[0], zone)
-    async with services.uow() as uow:
-        events = await uow.events.list(
-            types=(EventType.SESSION_STARTED, EventType.ESCALATION_REQUEST), since=since
+    # Local midnights: a day across a change of clocks is 23 or 25 hours long.
+    bounds = [_day_bounds(d, zone)[0] for d in window] + [_day_bounds(today, zone)[1]]
+    kinds = (EventType.SESSION_STARTED, EventType.ESCALATION_REQUEST)
+    async with services.uow(read_only=True) as uow:
+        counts = await uow.events.count_per_period(types=kinds, bounds=bounds)
+    return [
+        DayCount(
+            day=d, chats=n[EventType.SESSION_STARTED], escalated=n[EventType.ESCALATION_REQUEST]
         )
-    return count_days(window, ((e.at.astimezone(zone).date(), e.type) for e in events))
+        for d, n in zip(window, counts, strict=True)
+    ]
 
 
 async def list_events(

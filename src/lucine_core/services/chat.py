@@ -12,7 +12,7 @@ import attrs
 from lucine_core import escalation as esc
 from lucine_core import events as ev
 from lucine_core.actors import ASSISTANT, VISITOR
-from lucine_core.enums import EventType, Language, Sender, Trigger
+from lucine_core.enums import Language, Sender, Trigger
 from lucine_core.errors import ValidationError
 from lucine_core.kb import Answer, Turn
 from lucine_core.language import detect_language
@@ -161,14 +161,9 @@ async def _answer_context(uow: UnitOfWork, services: Services, session: ChatSess
         operator = await uow.operators.get(session.operator_id) if session.operator_id else None
         return _Context(operator_name=operator.display_name if operator else None)
     earlier = await uow.messages.last(session.id, services.policies.history_turns)
-    answers = await uow.events.list(types=[EventType.KB_ANSWER], session_id=session.id)
     return _Context(
         history=tuple(Turn(sender=m.sender, text=m.text) for m in earlier),
-        tokens_used=sum(
-            e.payload.input_tokens + e.payload.output_tokens
-            for e in answers
-            if isinstance(e.payload, ev.KbAnswer)
-        ),
+        tokens_used=await uow.events.model_tokens(session.id),
         queued=await uow.queue.waiting_for(session.id) is not None,
     )
 
