@@ -88,18 +88,21 @@ def bench(session: nox.Session) -> None:
 
     Starts Postgres and installs wrk when missing (as .ci/run does); every script writes
     its figures under bench/results/, and summary.py prints them in one table against
-    the targets and v2.7. ``nox -s bench -- --duration 5`` shortens the load runs.
+    the targets and v2.7. ``nox -s bench -- --quick`` is a five-minute look (short load
+    runs, 100 realtime messages, 5,000 chats of growth) whose figures are not the
+    published ones.
     """
+    quick = "--quick" in session.posargs
     session.run("bash", ".ci/ensure", "postgres", "wrk", external=True)
     session.install("-e", ".")
     session.run("python", "bench/answer_latency.py")
     session.run("python", "bench/retrieval.py")
     # Over real HTTP with wrk: chat, poll and the trivial endpoint; SQLite 1 worker,
     # Postgres 1 and 2; with the encoder, then without it (load-no-encoder.*).
-    session.run("python", "bench/load.py", *session.posargs)
-    session.run(
-        "python", "bench/load.py", "--only", "postgres", "--embeddings", "off", *session.posargs
-    )
-    session.run("python", "bench/realtime.py")
-    session.run("python", "bench/growth.py", "--sessions", "100000")
+    duration = ["--duration", "5" if quick else "30"]
+    session.run("python", "bench/load.py", *duration)
+    session.run("python", "bench/load.py", *duration, "--only", "postgres", "--embeddings", "off")
+    session.run("python", "bench/realtime.py", "--messages", "100" if quick else "500")
+    growth = ["--sessions", "5000", "--repeat", "20"] if quick else ["--sessions", "100000"]
+    session.run("python", "bench/growth.py", *growth)
     session.run("python", "bench/summary.py")
