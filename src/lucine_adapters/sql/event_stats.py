@@ -10,9 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, case, func, not_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    RowMapping,
+    and_,
+    case,
+    column,
+    func,
+    not_,
+    select,
+    values,
+)
 from sqlalchemy.sql import Executable
 
 from lucine_adapters.sql import tables as t
@@ -129,18 +141,45 @@ def summary_from_row(row: RowMapping) -> EventSummary:
     )
 
 
-def period_query(types: Sequence[EventType], bounds: Sequence[datetime]) -> Executable:
+def period_query(
+    types: Sequence[EventType], bounds: Sequence[datetime], dialect: str
+) -> Executable:
     """Rows ``(period, type, count)`` of the events of ``types`` in ``[bounds[0], bounds[-1])``.
 
-    Period ``i`` is ``[bounds[i], bounds[i + 1])``: a CASE over the bounds, so the periods
-    may be local days of any length (23 or 25 hours across a change of clocks).
+    Period ``i`` is ``[bounds[i], bounds[i + 1])``, so the periods may be local days of any
+    length (23 or 25 hours across a change of clocks). Each database gets the form it
+    runs fast, both read from the (type, at) index (at 100k chats, 14 days, p50):
+
+    - SQLite: the periods as a VALUES list joined to the events, each period one range of
+      the index counted there (9.6 ms; a CASE over every bound for each event: 14.8 ms).
+    - Postgres: one scan of the fortnight tagged by a CASE over the bounds (the VALUES
+      join made it choose a 226 ms plan).
     """
+    kinds = [k.value for k in types]
+    if dialect == "sqlite":
+        periods = (
+            values(
+                column("period", Integer),
+                column("start", t.UtcDateTime()),
+                column("stop", t.UtcDateTime()),
+                name="periods",
+            )
+            .data([(i, start, stop) for i, (start, stop) in enumerate(pairwise(bounds))])
+            .cte("periods")  # WITH periods(period, start, stop) AS (VALUES ...)
+        )
+        p = periods.c
+        return (
+            select(p.period, _c.type, func.count().label("count"))
+            .select_from(periods)
+            .join(t.events, and_(_c.type.in_(kinds), _c.at >= p.start, _c.at < p.stop))
+            .group_by(p.period, _c.type)
+        )
     period = case(*((_c.at < bound, i) for i, bound in enumerate(bounds[1:])))
     # Grouped in an outer query: Postgres would not match a GROUP BY of the CASE to the
     # selected CASE, their bound parameters being distinct.
     tagged = (
         select(period.label("period"), _c.type)
-        .where(_c.type.in_([k.value for k in types]))
+        .where(_c.type.in_(kinds))
         .where(_c.at >= bounds[0], _c.at < bounds[-1])
         .subquery()
     )

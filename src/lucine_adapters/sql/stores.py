@@ -574,7 +574,7 @@ class SqlEventStore(_SqlStore):
         check_bounds(bounds)
         if len(bounds) < 2 or not types:  # noqa: PLR2004 - two bounds make one period
             return [dict.fromkeys(types, 0) for _ in bounds[1:]]
-        found = await self._rows(event_stats.period_query(types, bounds))
+        found = await self._rows(event_stats.period_query(types, bounds, self._conn.dialect.name))
         return event_stats.period_counts(found, types, len(bounds) - 1)
 
     async def delete_before(self, cutoff: datetime) -> int:
