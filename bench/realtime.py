@@ -32,6 +32,7 @@ import json
 import math
 import os
 import platform
+import random
 import sys
 import time
 from collections import Counter
@@ -209,6 +210,10 @@ async def converse(
     """The operator's messages to one chat, each awaited on its stream; the counted ones."""
     other = next(pid for pid in server.workers if pid != stream.worker)
     results: list[dict[str, Any]] = []
+    # Operators type independently: a random start, then pauses of 0.5 to 1.5 times
+    # --pause, so the chats' messages do not arrive in synchronised bursts.
+    rng = random.Random(index)
+    await asyncio.sleep(rng.uniform(0, args.pause))
     for n in range(args.warmup + count):
         pool = pools[stream.worker if (n + index) % 2 == 0 else other]
         client = await pool.get()
@@ -232,7 +237,7 @@ async def converse(
         cross = None if worker is None else worker != stream.worker
         post = (answered - started) * 1000
         results.append({"cross": cross, "latency_ms": latency, "post_ms": post, "late_ms": late})
-        await asyncio.sleep(args.pause)
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * args.pause)
     return results
 
 
@@ -354,8 +359,8 @@ def markdown(run: dict[str, Any], args: argparse.Namespace) -> str:
         f" {run['postgres']}; client on the same machine as the server. `lucine serve"
         f" --workers {WORKERS}` on Postgres (LISTEN/NOTIFY between workers), streams per"
         f" worker {run['streams_per_worker']}; {args.chats} chats in parallel, each awaiting"
-        f" its message's event and {args.pause:g} s more before the next; {args.warmup} warm-up"
-        f" messages per chat not"
+        f" its message's event and 0.5 to 1.5 times {args.pause:g} s more (at random)"
+        f" before the next; {args.warmup} warm-up messages per chat not"
         f" counted. Latency: from just before the operator's POST /api/operators/send-message"
         f" to the visitor's stream client reading the event; lost: not read within"
         f' {args.timeout:g} s. "Across workers": the POST served by the worker not holding'
@@ -394,8 +399,9 @@ def main() -> None:
         "--pause",
         type=float,
         default=0.5,
-        help="Seconds an operator waits after each delivered message before the next (a"
-        " person typing; 0: as fast as the server answers, a saturation test).",
+        help="Mean seconds an operator waits after each delivered message before the next,"
+        " drawn from 0.5 to 1.5 times it (a person typing; 0: as fast as the server"
+        " answers, a saturation test).",
     )
     args = parser.parse_args()
     if args.chats < WORKERS or args.messages < 1:
