@@ -211,7 +211,7 @@ def compute_stats(
 
 @attrs.frozen(kw_only=True)
 class DayCount:
-    """Chats, escalations and AI-resolved chats of one day, for the dashboard's chart."""
+    """Chats started and escalations requested on one day, for the dashboard's chart."""
 
     day: date
     chats: int

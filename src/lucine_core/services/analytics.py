@@ -75,5 +75,5 @@ async def list_events(
             types = (EventType(event_type),)
         except ValueError:
             raise ValidationError(field="type", reason="unknown event type") from None
-    async with services.uow() as uow:
+    async with services.uow(read_only=True) as uow:
         return await uow.events.list(types=types, since=since, limit=limit)
