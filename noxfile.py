@@ -89,8 +89,8 @@ def bench(session: nox.Session) -> None:
     Starts Postgres and installs wrk when missing (as .ci/run does); every script writes
     its figures under bench/results/, and summary.py prints them in one table against
     the targets and v2.7. ``nox -s bench -- --quick`` is a five-minute look (short load
-    runs, 100 realtime messages, 5,000 chats of growth) whose figures are not the
-    published ones.
+    runs, 100 realtime messages, 5,000 chats of growth); it overwrites bench/results/
+    too (``git checkout bench/results`` brings back the published figures).
     """
     quick = "--quick" in session.posargs
     session.run("bash", ".ci/ensure", "postgres", "wrk", external=True)
