@@ -19,7 +19,8 @@ from lucine_adapters.sql import seed as seeding
 from lucine_adapters.sql.database import SqlDatabase, make_engine
 from lucine_cli.common import fail, load_settings
 from lucine_cli.kb import kb_app
-from lucine_cli.server import operator_app, serve
+from lucine_cli.operators import operator_app
+from lucine_cli.server import serve
 from lucine_cli.worker import worker
 from lucine_core.errors import LucineError
 from lucine_core.services import Services

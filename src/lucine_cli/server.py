@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import sys
 from typing import Annotated
@@ -14,14 +13,12 @@ from lucine_adapters.bootstrap import running
 from lucine_adapters.jobs import JOBS_VARIABLE
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
-from lucine_cli.common import database_services, fail, load_settings
-from lucine_core.enums import Role
+from lucine_cli.common import fail, load_settings
+from lucine_cli.operators import ask_password, create_account
 from lucine_core.errors import LucineError
-from lucine_core.services.operators import create_operator, list_operators
+from lucine_core.services.operators import list_operators
 
-__all__ = ["operator_app", "serve"]
-
-operator_app = typer.Typer(name="operator", help="Operator accounts.", no_args_is_help=True)
+__all__ = ["serve"]
 
 
 async def _operator_count(settings: Settings, *, migrate_first: bool) -> int:
@@ -96,82 +93,14 @@ def _first_admin(settings: Settings) -> None:
     typer.echo("\nNo operator account yet: create the first admin for the dashboard.")
     while True:
         username = typer.prompt("Username", default="admin")
-        password = _ask_password()
+        password = ask_password()
         if password is None:
             typer.echo("  The passwords differ; try again.")
             continue
         try:
-            created = asyncio.run(_create(settings, username, password, admin=True))
+            created = asyncio.run(create_account(settings, username, password, admin=True))
         except LucineError as error:
             typer.echo(f"  {error.message}; try again.")
             continue
         typer.echo(f"Created admin {created}: log in at the dashboard.\n")
         return
-
-
-async def _create(
-    settings: Settings,
-    username: str,
-    password: str,
-    *,
-    admin: bool,
-    display_name: str | None = None,
-    capacity: int = 3,
-) -> str:
-    async with database_services(settings) as services:
-        view = await create_operator(
-            services,
-            actor_id=None,
-            username=username,
-            display_name=display_name or username,
-            password=password,
-            role=Role.ADMIN if admin else Role.OPERATOR,
-            capacity=capacity,
-        )
-        return view.username
-
-
-def _ask_password() -> str | None:
-    """The password typed twice at the terminal, or None when the two differ."""
-    first = getpass.getpass("Password (at least 10 characters): ")
-    return first if getpass.getpass("Again: ") == first else None
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    password = _ask_password()
-    if password is None:
-        fail("the passwords differ")
-    return password
-
-
-@operator_app.command("create")
-def create(
-    username: Annotated[str, typer.Option(help="Login name (a-z, 0-9, . _ -).")],
-    display_name: Annotated[
-        str | None, typer.Option(help="The name visitors see (default: the username).")
-    ] = None,
-    admin: Annotated[bool, typer.Option("--admin", help="May manage operators.")] = False,
-    capacity: Annotated[int, typer.Option(help="Chats held at once at most.")] = 3,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-) -> None:
-    """Create an operator account (the first admin comes from here; there is no default)."""
-    settings = load_settings()
-    password = _read_password(password_stdin)
-    try:
-        created = asyncio.run(
-            _create(
-                settings,
-                username,
-                password,
-                admin=admin,
-                display_name=display_name,
-                capacity=capacity,
-            )
-        )
-    except LucineError as error:
-        fail(error.message)
-    typer.echo(f"created {'admin' if admin else 'operator'} {created}")

@@ -190,3 +190,62 @@ def test_serve_refuses_several_workers_on_sqlite_without_redis(
     assert "needs Postgres" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
     assert not (tmp_path / "fresh").exists(), "nothing was created"
+
+
+def _accounts() -> dict[str, dict[str, object]]:
+    listed = runner.invoke(app, ["operator", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    return {a["username"]: a for a in json.loads(listed.output)}
+
+
+def test_operator_accounts_are_managed_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """list, disable, enable, set-capacity, set-role and reset-password.
+
+    Bad input (an unknown account, a capacity out of range, an unknown role) is refused
+    in one line with exit code 2 and changes nothing.
+    """
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for name in ("admin", "anna"):
+        argv = ["operator", "create", "--username", name, "--password-stdin"]
+        argv += ["--admin"] if name == "admin" else []
+        made = runner.invoke(app, argv, input="a long enough passphrase\n")
+        assert made.exit_code == 0, made.output
+    assert _accounts()["anna"]["role"] == "operator"
+    table = runner.invoke(app, ["operator", "list"])
+    assert table.exit_code == 0
+    assert "anna" in table.output
+    assert "admin" in table.output
+    steps = [
+        (["disable", "anna"], "disabled anna", {"disabled": True}),
+        (["enable", "anna"], "enabled anna", {"disabled": False}),
+        (["set-capacity", "anna", "7"], "capacity 7 for anna", {"capacity": 7}),
+        (["set-role", "anna", "admin"], "role admin for anna", {"role": "admin"}),
+    ]
+    for argv, said, expected in steps:
+        done = runner.invoke(app, ["operator", *argv])
+        assert done.exit_code == 0, done.output
+        assert done.output.strip() == said
+        anna = _accounts()["anna"]
+        assert {key: anna[key] for key in expected} == expected
+    reset = runner.invoke(
+        app,
+        ["operator", "reset-password", "anna", "--password-stdin"],
+        input="another passphrase\n",
+    )
+    assert reset.exit_code == 0, reset.output
+    before = _accounts()
+    for argv in (
+        ["disable", "nobody"],
+        ["set-capacity", "anna", "0"],
+        ["reset-password", "anna", "--password-stdin"],
+    ):
+        refused = runner.invoke(app, ["operator", *argv], input="short\n")
+        assert refused.exit_code == 2, (argv, refused.output)
+        assert refused.output.strip().count("\n") == 0, refused.output
+        assert refused.output.startswith("error: "), refused.output
+    unknown_role = runner.invoke(app, ["operator", "set-role", "anna", "owner"])
+    assert unknown_role.exit_code == 2
+    assert _accounts() == before

@@ -25,6 +25,7 @@ __all__ = [
     "list_operators",
     "login",
     "logout",
+    "operator_named",
     "set_availability",
     "update_operator",
 ]
@@ -209,7 +210,7 @@ async def _availability_changed(services: Services, operator: Operator) -> None:
 async def update_operator(
     services: Services,
     *,
-    actor_id: str,
+    actor_id: str | None,
     operator_id: str,
     display_name: str | None = None,
     capacity: int | None = None,
@@ -219,7 +220,9 @@ async def update_operator(
 ) -> OperatorView:
     """Admins change any account; operators may change their own name and password.
 
-    Disabling an account or changing its password revokes its tokens (token_version).
+    ``actor_id`` None is the local command line (whoever runs `lucine` on the server),
+    which may change any account, as it creates the first admin. Disabling an account or
+    changing its password revokes its tokens (token_version).
 
     Raises:
         PermissionDeniedError: not allowed for this actor.
@@ -229,18 +232,19 @@ async def update_operator(
     password_hash = services.hasher.hash(password) if password is not None else None
 
     async def work(uow: UnitOfWork) -> OperatorView:
-        actor = await active_operator(uow, actor_id)
-        if (
-            actor_id != operator_id
-            or capacity is not None
-            or role is not None
-            or disabled is not None
-        ):
-            require_admin(actor, "manage operators")
-        if actor_id == operator_id and (disabled or role is Role.OPERATOR):
-            raise ValidationError(
-                field="operator", reason="an admin cannot disable or demote themselves"
-            )
+        if actor_id is not None:
+            actor = await active_operator(uow, actor_id)
+            if (
+                actor_id != operator_id
+                or capacity is not None
+                or role is not None
+                or disabled is not None
+            ):
+                require_admin(actor, "manage operators")
+            if actor_id == operator_id and (disabled or role is Role.OPERATOR):
+                raise ValidationError(
+                    field="operator", reason="an admin cannot disable or demote themselves"
+                )
         operator = await uow.operators.get(operator_id)
         changed: dict[str, str] = {}
         if display_name is not None:
@@ -265,7 +269,7 @@ async def update_operator(
         await uow.operators.update(operator)
         await write_audit(
             uow,
-            Actor.operator(actor_id),
+            SYSTEM if actor_id is None else Actor.operator(actor_id),
             AuditAction.UPDATE_OPERATOR,
             services.clock.now(),
             operator_id,
@@ -296,6 +300,19 @@ async def authenticate(services: Services, token: str) -> Operator:
     if operator.token_version != claims.token_version:
         raise AuthenticationError()
     return operator
+
+
+async def operator_named(services: Services, username: str) -> OperatorView:
+    """The operator with that username, with their load.
+
+    Raises:
+        ValidationError: not a possible username.
+        NotFoundError: no operator has it.
+    """
+    async with services.uow(read_only=True) as uow:
+        operator = await uow.operators.get_by_username(validate_username(username))
+        loads = await uow.sessions.loads()
+    return operator.view(loads.get(operator.id, 0))
 
 
 async def list_operators(services: Services) -> Sequence[OperatorView]:
