@@ -11,16 +11,28 @@ import typer
 from lucine_adapters.bootstrap import running
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
-from lucine_core.errors import LucineError
+from lucine_core.errors import ConcurrencyError, ExternalServiceError, LucineError
 from lucine_core.services import Services
 
-__all__ = ["database_services", "fail", "load_settings"]
+__all__ = ["database_services", "fail", "failed", "load_settings"]
 
 
 def fail(message: str) -> NoReturn:
     """Print one line to stderr and exit with code 2 (bad input, nothing changed)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def failed(error: LucineError) -> NoReturn:
+    """Print the error in one line and exit: 1 when the operation could not be done now.
+
+    A database (or another service) down, or still busy after the retries, is exit 1:
+    the same command may work later. Anything else the command was given wrong (bad
+    input, an unknown account or chat, a conflict, a permission) is exit 2. Either way
+    nothing was changed.
+    """
+    typer.echo(f"error: {error.message}", err=True)
+    raise typer.Exit(code=1 if isinstance(error, ExternalServiceError | ConcurrencyError) else 2)
 
 
 def load_settings() -> Settings:

@@ -18,7 +18,7 @@ from lucine_adapters.kb.calibration import Sample, fit, samples
 from lucine_adapters.kb.evalset import load_cases
 from lucine_adapters.kb.hybrid import HybridKnowledgeBase
 from lucine_adapters.sql.kb import SqlKnowledgeBase
-from lucine_cli.common import database_services, fail, load_settings
+from lucine_cli.common import database_services, fail, failed, load_settings
 from lucine_core.errors import LucineError
 from lucine_core.kb import KnowledgeBaseItem
 from lucine_core.services import Services
@@ -56,7 +56,7 @@ def kb_import(
         items = load_kb(file)
         asyncio.run(_replace(items))
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     typer.echo(f"imported {len(items)} items from {file}")
 
 
@@ -70,7 +70,7 @@ def kb_export(
     try:
         text = dump_kb(asyncio.run(_items()))
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -185,7 +185,7 @@ def kb_eval(
         cases = load_cases(file)
         report = asyncio.run(_evaluate(cases, kb))
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     if as_json:
         typer.echo(json.dumps(_report_json(report), ensure_ascii=False, indent=2))
         return
@@ -231,7 +231,7 @@ def kb_calibrate(
         found = [s for file, kb in pairs for s in asyncio.run(_samples(load_cases(file), kb))]
         result = fit(found)
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     except ValueError as error:
         fail(str(error))
     typer.echo("confidence   count   mean   right")
@@ -260,7 +260,7 @@ def kb_gaps(
     try:
         groups = asyncio.run(_gaps(days, limit))
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     if as_json:
         data = [
             {

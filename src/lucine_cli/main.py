@@ -17,7 +17,7 @@ from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
 from lucine_adapters.sql import seed as seeding
 from lucine_adapters.sql.database import SqlDatabase, make_engine
-from lucine_cli.common import fail, load_settings
+from lucine_cli.common import fail, failed, load_settings
 from lucine_cli.kb import kb_app
 from lucine_cli.operators import operator_app
 from lucine_cli.server import serve
@@ -52,7 +52,7 @@ def _services(kb: Path | None) -> Services:
             settings = attrs.evolve(settings, kb_path=kb)
         return bootstrap(settings, in_memory=True)
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     except OSError as error:
         fail(f"{error.filename}: {error.strerror}")
 
@@ -61,7 +61,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except LucineError as error:
-        fail(error.message)
+        failed(error)
 
 
 def reply_json(reply: ChatReply) -> dict[str, Any]:

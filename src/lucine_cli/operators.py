@@ -16,7 +16,7 @@ import attrs
 import typer
 
 from lucine_adapters.settings import Settings
-from lucine_cli.common import database_services, fail, load_settings
+from lucine_cli.common import database_services, fail, failed, load_settings
 from lucine_core.enums import Role
 from lucine_core.errors import LucineError
 from lucine_core.operators import OperatorView
@@ -97,7 +97,7 @@ def create(
             )
         )
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     typer.echo(f"created {'admin' if admin else 'operator'} {created}")
 
 
@@ -115,7 +115,7 @@ def list_accounts(
     try:
         views = asyncio.run(read())
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     if as_json:
         typer.echo(json.dumps([_plain(v) for v in views], ensure_ascii=False, indent=2))
         return
@@ -154,7 +154,7 @@ def _update(username: str, done: str, **changes: Any) -> None:
     try:
         view = asyncio.run(change())
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     typer.echo(f"{done} {view.username}")
 
 

@@ -13,7 +13,7 @@ from lucine_adapters.bootstrap import running
 from lucine_adapters.jobs import JOBS_VARIABLE
 from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
-from lucine_cli.common import fail, load_settings
+from lucine_cli.common import fail, failed, load_settings
 from lucine_cli.operators import ask_password, create_account
 from lucine_core.errors import LucineError
 from lucine_core.services.operators import list_operators
@@ -61,7 +61,7 @@ def serve(
     try:
         operators = asyncio.run(_operator_count(settings, migrate_first=migrate_first))
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     base = os.environ.get("LUCINE_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
     typer.echo(f"Lucine on {base}  (database: {migrate.public_url(url)})")
     typer.echo(f"  demo shop:  {base}/demo")

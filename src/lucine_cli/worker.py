@@ -10,7 +10,7 @@ import typer
 
 from lucine_adapters.jobs import BackgroundJobs
 from lucine_adapters.sql import migrate
-from lucine_cli.common import database_services, fail, load_settings
+from lucine_cli.common import database_services, failed, load_settings
 from lucine_core.errors import LucineError
 
 __all__ = ["worker"]
@@ -49,5 +49,5 @@ def worker(
     try:
         runs = asyncio.run(_work(interval, once=once))
     except LucineError as error:
-        fail(error.message)
+        failed(error)
     typer.echo(f"lucine worker: stopped after {runs} run{'s' if runs != 1 else ''}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,20 @@ def test_operator_accounts_are_managed_from_the_command_line(
     unknown_role = runner.invoke(app, ["operator", "set-role", "anna", "owner"])
     assert unknown_role.exit_code == 2
     assert _accounts() == before
+
+
+def test_a_database_that_does_not_answer_is_exit_1_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operation could not be done now (exit 1), unlike a bad argument (exit 2)."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://lucine@127.0.0.1:{port}/lucine")
+    down = runner.invoke(app, ["operator", "list"])
+    assert down.exit_code == 1, down.output
+    assert down.output.strip().count("\n") == 0, down.output
+    assert down.output.startswith("error: "), down.output
+    bad = runner.invoke(app, ["operator", "set-capacity", "anna", "many"])
+    assert bad.exit_code == 2  # bad usage, told before any connection is tried
