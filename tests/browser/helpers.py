@@ -7,6 +7,7 @@ elsewhere.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,8 +27,27 @@ __all__ = [
     "login_api",
     "open_page",
     "visitor_asks_for_operator",
+    "wait_until",
     "without_csp",
 ]
+
+
+def wait_until(page: Page, script: str, *, timeout: float = 10.0) -> Any:
+    """Evaluate ``script`` in the page until it is truthy; return that value.
+
+    Not ``page.wait_for_function``: when its first check is false, Playwright polls with
+    a function made by eval, which the pages' CSP (script-src 'self') refuses, so the
+    wait failed whenever the condition was not already true (about one run in ten for
+    the phone panel's animation). ``page.evaluate`` goes through the DevTools protocol,
+    which CSP does not govern.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := page.evaluate(script)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {script}")
+        page.wait_for_timeout(25)
+    return value
+
 
 YES = "SÌ, CHIAMA OPERATORE"
 NO = "NO, CONTINUA CON AI"

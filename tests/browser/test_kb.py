@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import SERVER_ENV, screenshot
-from tests.browser.helpers import Dashboard, Widget, login_api, open_page, without_csp
+from tests.browser.helpers import Dashboard, Widget, login_api, open_page, wait_until, without_csp
 from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
 
 pytestmark = pytest.mark.browser
@@ -330,7 +330,7 @@ def test_markup_in_an_answer_is_only_text(browser: Browser, lucine: RunningServe
             probe.src = "data:,not-an-image";
             document.body.append(probe);
         }""")
-        page.wait_for_function("window.__probe === 1")
+        wait_until(page, "window.__probe === 1")
         kb = KnowledgeBase(page)
         kb.open()
         kb.create(item_id, question, answer, "presepe, marzapane")

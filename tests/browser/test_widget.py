@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Dialog, Page, Route, expect
 from lucine_core.errors import ExternalServiceError
 from lucine_http.errors import lucine_error
 from tests.browser.conftest import SERVER_ENV, screenshot
-from tests.browser.helpers import NO, SESSION_ID_JS, YES, Widget, without_csp
+from tests.browser.helpers import NO, SESSION_ID_JS, YES, Widget, wait_until, without_csp
 from tests.http_server import ADMIN_PASSWORD, ADMIN_USERNAME, RunningServer, serve_process
 
 pytestmark = pytest.mark.browser
@@ -151,9 +151,7 @@ def test_phone_panel_fills_the_screen(browser: Browser, server: RunningServer) -
         widget.ask("quanto costa il biglietto?")
         widget.ask("voglio parlare con un operatore")
         # The panel slides in for 0.18 s; two quick answers can come sooner than that.
-        page.wait_for_function(
-            "!document.querySelector('.lucine-chat__panel').getAnimations().length"
-        )
+        wait_until(page, "!document.querySelector('.lucine-chat__panel').getAnimations().length")
         box = widget.panel.bounding_box()
         assert box == {"x": 0, "y": 0, "width": 360, "height": 740}
         sizes = page.evaluate("""() => {
@@ -385,7 +383,7 @@ def test_test_mode_shows_the_widget_only_after_the_parameter(
     page.route(re.compile(r"/shop-test(\?.*)?$"), shop_page(SHOP.format(tag=tag)))
     launcher = page.get_by_role("button", name="Chat öffnen")
     page.goto(f"{server.url}/shop-test")
-    page.wait_for_function("document.readyState === 'complete'")
+    wait_until(page, "document.readyState === 'complete'")
     expect(launcher).to_have_count(0)
     page.goto(f"{server.url}/shop-test?chatbot=test")
     expect(launcher).to_be_visible()
@@ -598,7 +596,7 @@ def test_no_connection_keeps_the_message_with_a_retry(page: Page, server: Runnin
     expect(widget.panel.get_by_role("alert")).to_be_hidden()
     expect(widget.visitor()).to_have_text(["a che ora aprite?"])
     expect(widget.log.locator(".lucine-chat__msg--unsent")).to_have_count(0)
-    page.wait_for_function(SESSION_ID_JS)  # saved with the answer's bookkeeping, just after
+    wait_until(page, SESSION_ID_JS)  # saved with the answer's bookkeeping, just after
     held = stored(server, widget.session_id())
     assert [sender for sender, _ in held] == ["USER", "BOT"], held
 
