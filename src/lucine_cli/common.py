@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -14,7 +15,9 @@ from lucine_adapters.sql import migrate
 from lucine_core.errors import ConcurrencyError, ExternalServiceError, LucineError
 from lucine_core.services import Services
 
-__all__ = ["database_services", "fail", "failed", "load_settings"]
+__all__ = ["database_services", "fail", "failed", "load_settings", "run"]
+
+T = TypeVar("T")
 
 
 def fail(message: str) -> NoReturn:
@@ -33,6 +36,14 @@ def failed(error: LucineError) -> NoReturn:
     """
     typer.echo(f"error: {error.message}", err=True)
     raise typer.Exit(code=1 if isinstance(error, ExternalServiceError | ConcurrencyError) else 2)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's async work; a Lucine error ends the command by `failed`."""
+    try:
+        return asyncio.run(coro)
+    except LucineError as error:
+        failed(error)
 
 
 def load_settings() -> Settings:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import attrs
 import typer
@@ -17,7 +16,7 @@ from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
 from lucine_adapters.sql import seed as seeding
 from lucine_adapters.sql.database import SqlDatabase, make_engine
-from lucine_cli.common import fail, failed, load_settings
+from lucine_cli.common import fail, failed, load_settings, run
 from lucine_cli.kb import kb_app
 from lucine_cli.operators import operator_app
 from lucine_cli.server import serve
@@ -29,7 +28,6 @@ from lucine_core.services.views import ChatReply, EscalationOutcome
 
 __all__ = ["app", "main"]
 
-T = TypeVar("T")
 
 app = typer.Typer(
     name="lucine",
@@ -55,13 +53,6 @@ def _services(kb: Path | None) -> Services:
         failed(error)
     except OSError as error:
         fail(f"{error.filename}: {error.strerror}")
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except LucineError as error:
-        failed(error)
 
 
 def reply_json(reply: ChatReply) -> dict[str, Any]:
@@ -93,7 +84,7 @@ def ask(
     if not questions:
         fail("no question given (pass one as an argument or on stdin)")
     for text in questions:
-        reply = _run(visitor_message(services, text=text, session_id=None))
+        reply = run(visitor_message(services, text=text, session_id=None))
         if as_json:
             typer.echo(json.dumps(reply_json(reply), ensure_ascii=False))
             continue
@@ -123,7 +114,7 @@ def chat(kb: KbOption = None) -> None:
             continue
         if line.isdigit() and session_id and 1 <= int(line) <= len(actions):
             action = actions[int(line) - 1]
-            result = _run(smart_action(services, session_id=session_id, action=action))
+            result = run(smart_action(services, session_id=session_id, action=action))
             actions = _show(result)
             continue
         try:
@@ -183,15 +174,15 @@ def _revision_line(url: str, revision: str | None) -> str:
 def db_upgrade() -> None:
     """Create or update the schema to this version's head (safe to run on every start)."""
     url = _database_url()
-    _run(migrate.upgrade(url))
-    typer.echo(_revision_line(url, _run(migrate.current(url))))
+    run(migrate.upgrade(url))
+    typer.echo(_revision_line(url, run(migrate.current(url))))
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision and whether it is up to date."""
     url = _database_url()
-    typer.echo(_revision_line(url, _run(migrate.current(url))))
+    typer.echo(_revision_line(url, run(migrate.current(url))))
 
 
 dev_app = typer.Typer(
@@ -216,7 +207,7 @@ def dev_seed(
     ] = False,
 ) -> None:
     """Fill the configured database with 60 days of chats in every state, fast."""
-    report = _run(
+    report = run(
         _seed_database(
             load_settings(),
             sessions=sessions,

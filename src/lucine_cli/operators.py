@@ -6,7 +6,6 @@ the first admin, and may disable, re-enable, re-password or re-role any account.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import sys
@@ -16,9 +15,8 @@ import attrs
 import typer
 
 from lucine_adapters.settings import Settings
-from lucine_cli.common import database_services, fail, failed, load_settings
+from lucine_cli.common import database_services, fail, load_settings, run
 from lucine_core.enums import Role
-from lucine_core.errors import LucineError
 from lucine_core.operators import OperatorView
 from lucine_core.services.operators import (
     create_operator,
@@ -85,19 +83,11 @@ def create(
     """Create an operator account (the first admin comes from here; there is no default)."""
     settings = load_settings()
     password = _read_password(password_stdin)
-    try:
-        created = asyncio.run(
-            create_account(
-                settings,
-                username,
-                password,
-                admin=admin,
-                display_name=display_name,
-                capacity=capacity,
-            )
+    created = run(
+        create_account(
+            settings, username, password, admin=admin, display_name=display_name, capacity=capacity
         )
-    except LucineError as error:
-        failed(error)
+    )
     typer.echo(f"created {'admin' if admin else 'operator'} {created}")
 
 
@@ -112,10 +102,7 @@ def list_accounts(
         async with database_services(settings) as services:
             return list(await list_operators(services))
 
-    try:
-        views = asyncio.run(read())
-    except LucineError as error:
-        failed(error)
+    views = run(read())
     if as_json:
         typer.echo(json.dumps([_plain(v) for v in views], ensure_ascii=False, indent=2))
         return
@@ -151,10 +138,7 @@ def _update(username: str, done: str, **changes: Any) -> None:
             found = await operator_named(services, username)
             return await update_operator(services, actor_id=None, operator_id=found.id, **changes)
 
-    try:
-        view = asyncio.run(change())
-    except LucineError as error:
-        failed(error)
+    view = run(change())
     typer.echo(f"{done} {view.username}")
 
 
