@@ -15,7 +15,7 @@ from lucine_adapters.sql import migrate
 from lucine_core.errors import ConcurrencyError, ExternalServiceError, LucineError
 from lucine_core.services import Services
 
-__all__ = ["database_services", "fail", "failed", "load_settings", "run"]
+__all__ = ["confirm", "database_services", "fail", "failed", "load_settings", "run"]
 
 T = TypeVar("T")
 
@@ -36,6 +36,23 @@ def failed(error: LucineError) -> NoReturn:
     """
     typer.echo(f"error: {error.message}", err=True)
     raise typer.Exit(code=1 if isinstance(error, ExternalServiceError | ConcurrencyError) else 2)
+
+
+def confirm(question: str, *, yes: bool, declined: str) -> None:
+    """Go on if ``yes`` or the person at the terminal answers y; else exit 1 with ``declined``.
+
+    The question goes to stderr, so a command's output stays clean for a pipe. Declined
+    (or no terminal to answer), the command ends having changed nothing.
+    """
+    if yes:
+        return
+    try:
+        if typer.confirm(question, default=False, err=True):
+            return
+    except typer.Abort:  # end of input, or Ctrl-C at the question
+        typer.echo("", err=True)
+    typer.echo(f"error: {declined}", err=True)
+    raise typer.Exit(code=1)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,8 @@ from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
 from lucine_adapters.sql import seed as seeding
 from lucine_adapters.sql.database import SqlDatabase, make_engine
-from lucine_cli.common import fail, failed, load_settings, run
+from lucine_cli.common import confirm, fail, failed, load_settings, run
+from lucine_cli.demo import demo
 from lucine_cli.kb import kb_app
 from lucine_cli.operators import operator_app
 from lucine_cli.server import serve
@@ -33,9 +35,26 @@ app = typer.Typer(
     name="lucine",
     help="Lucine: AI-first customer-support chat. Italian first, English and German too.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"lucine {version('lucine')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Lucine: AI-first customer-support chat. Italian first, English and German too."""
 
 KbOption = Annotated[
     Path | None,
@@ -178,6 +197,32 @@ def db_upgrade() -> None:
     typer.echo(_revision_line(url, run(migrate.current(url))))
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[
+        str,
+        typer.Argument(help="Where to go: previous (one step back), a revision id, or base."),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
+) -> None:
+    """Take the schema back to an earlier revision, before running an older Lucine.
+
+    What the later revisions added is dropped with its data: back up first.
+    """
+    url = _database_url()
+    now = run(migrate.current(url))
+    if now is None:
+        fail(f"{_revision_line(url, now)}: nothing to downgrade")
+    confirm(
+        f"Downgrade the database at {migrate.public_url(url)} from revision {now} to "
+        f"{revision}? What later revisions added is dropped with its data",
+        yes=yes,
+        declined="not downgraded",
+    )
+    run(migrate.downgrade(url, "-1" if revision == "previous" else revision))
+    typer.echo(_revision_line(url, run(migrate.current(url))))
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision and whether it is up to date."""
@@ -265,6 +310,7 @@ async def _seed_database(
 
 app.command()(serve)
 app.command()(worker)
+app.command()(demo)
 app.add_typer(operator_app)
 app.add_typer(kb_app)
 

@@ -10,6 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lucine_cli.main import app
+from tests.cli import cli_database, snapshot
+
+__all__ = ["cli_database"]
 
 runner = CliRunner()
 
@@ -199,16 +202,12 @@ def _accounts() -> dict[str, dict[str, object]]:
     return {a["username"]: a for a in json.loads(listed.output)}
 
 
-def test_operator_accounts_are_managed_from_the_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """list, disable, enable, set-capacity, set-role and reset-password.
+def test_operator_accounts_are_managed_from_the_command_line(cli_database: str) -> None:
+    """list, disable, enable, set-capacity, set-role and reset-password, on both databases.
 
     Bad input (an unknown account, a capacity out of range, an unknown role) is refused
     in one line with exit code 2 and changes nothing.
     """
-    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
     for name in ("admin", "anna"):
         argv = ["operator", "create", "--username", name, "--password-stdin"]
         argv += ["--admin"] if name == "admin" else []
@@ -237,7 +236,7 @@ def test_operator_accounts_are_managed_from_the_command_line(
         input="another passphrase\n",
     )
     assert reset.exit_code == 0, reset.output
-    before = _accounts()
+    before, rows = _accounts(), snapshot()
     for argv in (
         ["disable", "nobody"],
         ["set-capacity", "anna", "0"],
@@ -250,6 +249,7 @@ def test_operator_accounts_are_managed_from_the_command_line(
     unknown_role = runner.invoke(app, ["operator", "set-role", "anna", "owner"])
     assert unknown_role.exit_code == 2
     assert _accounts() == before
+    assert snapshot() == rows
 
 
 def test_a_database_that_does_not_answer_is_exit_1_in_one_line(

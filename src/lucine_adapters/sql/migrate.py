@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lucine_adapters.sql.database import make_engine
 from lucine_core.errors import ConflictError, ExternalServiceError, ValidationError
 
-__all__ = ["MIGRATIONS", "alembic_config", "current", "head", "is_known", "public_url", "upgrade"]
+__all__ = [
+    "MIGRATIONS",
+    "alembic_config",
+    "current",
+    "downgrade",
+    "head",
+    "is_known",
+    "public_url",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # libpq waits forever for a silent host by default; a deploy step should fail instead.
@@ -77,6 +87,10 @@ async def upgrade(url: str, revision: str = "head") -> None:
         ConflictError: the database is at a revision this version does not know (it is
             newer), or ``revision`` is unknown.
     """
+    await _migrate(url, command.upgrade, revision)
+
+
+async def _migrate(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         _make_folder(parsed)
@@ -86,7 +100,7 @@ async def upgrade(url: str, revision: str = "head") -> None:
         engine = _engine(parsed, for_migration=True)
         try:
             async with engine.begin() as connection:
-                await connection.run_sync(_upgrade, revision)
+                await connection.run_sync(_run, step, revision)
         except (DBAPIError, OSError) as error:
             raise _unavailable(parsed, error) from error
         except CommandError as error:
@@ -95,6 +109,20 @@ async def upgrade(url: str, revision: str = "head") -> None:
             await engine.dispose()
     finally:
         _IN_PROCESS.release()
+
+
+async def downgrade(url: str, revision: str) -> None:
+    """Take the schema of the database at ``url`` back to ``revision`` (``-1``, an id, ``base``).
+
+    The tables and columns added after ``revision`` are dropped with their data.
+
+    Raises:
+        ValidationError: ``url`` is not a database URL Lucine can use.
+        ExternalServiceError: the database cannot be reached, or failed during the downgrade.
+        ConflictError: ``revision`` is unknown or not below the database's, or the database
+            is at a revision this version does not know.
+    """
+    await _migrate(url, command.downgrade, revision)
 
 
 async def current(url: str) -> str | None:
@@ -122,11 +150,11 @@ async def current(url: str) -> str | None:
         await engine.dispose()
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _run(connection: Connection, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     # env.py runs on this connection, inside the caller's transaction.
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    step(config, revision)
 
 
 def _current(connection: Connection) -> str | None:
