@@ -12,6 +12,8 @@ import pytest
 from lucine_adapters.sql import migrate
 from lucine_cli.common import load_settings
 from lucine_cli.demo import DEMO_ACCOUNTS
+from lucine_core.operators import Operator
+from lucine_core.services import Services
 from lucine_core.services.knowledge import list_kb_items
 from lucine_core.services.operators import list_operators, login
 from tests.cli import cli_database, invoke, on_database, snapshot
@@ -44,11 +46,12 @@ def test_demo_fills_a_fresh_database_with_accounts_that_sign_in(cli_database: st
     assert accounts["admin"]["role"] == "admin"
     assert len({a["password"] for a in accounts.values()}) == len(accounts)
     assert made["kbItems"] == len(on_database(list_kb_items))
-    for username, account in accounts.items():
-        signed_in = on_database(
-            lambda s, u=username, p=account["password"]: login(s, username=u, password=p)
-        )
-        assert signed_in.username == username
+    for username in accounts:
+
+        async def sign_in(services: Services, name: str = username) -> Operator:
+            return await login(services, username=name, password=accounts[name]["password"])
+
+        assert on_database(sign_in).username == username
     # The passwords are kept only as hashes.
     rows = snapshot()
     assert all(a["password"] not in repr(rows) for a in accounts.values())
