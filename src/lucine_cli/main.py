@@ -17,11 +17,15 @@ from lucine_adapters.settings import Settings
 from lucine_adapters.sql import migrate
 from lucine_adapters.sql import seed as seeding
 from lucine_adapters.sql.database import SqlDatabase, make_engine
+from lucine_cli.chats import chats_app
 from lucine_cli.common import confirm, fail, failed, load_settings, run
 from lucine_cli.demo import demo
 from lucine_cli.kb import kb_app
 from lucine_cli.operators import operator_app
+from lucine_cli.privacy import audit, gdpr_app
+from lucine_cli.reports import events, stats
 from lucine_cli.server import serve
+from lucine_cli.tickets import tickets_app
 from lucine_cli.worker import worker
 from lucine_core.errors import LucineError
 from lucine_core.services import Services
@@ -55,6 +59,7 @@ def _main(
     ] = False,
 ) -> None:
     """Lucine: AI-first customer-support chat. Italian first, English and German too."""
+
 
 KbOption = Annotated[
     Path | None,
@@ -313,6 +318,12 @@ app.command()(worker)
 app.command()(demo)
 app.add_typer(operator_app)
 app.add_typer(kb_app)
+app.add_typer(chats_app)
+app.add_typer(tickets_app)
+app.add_typer(gdpr_app)
+app.command("audit")(audit)
+app.command("stats")(stats)
+app.command("events")(events)
 
 
 def main() -> None:

@@ -99,7 +99,7 @@ def list_accounts(
     settings = load_settings()
 
     async def read() -> list[OperatorView]:
-        async with database_services(settings) as services:
+        async with database_services(settings, writes=False) as services:
             return list(await list_operators(services))
 
     views = run(read())
@@ -134,7 +134,7 @@ def _update(username: str, done: str, **changes: Any) -> None:
     settings = load_settings()
 
     async def change() -> OperatorView:
-        async with database_services(settings) as services:
+        async with database_services(settings, writes=False) as services:
             found = await operator_named(services, username)
             return await update_operator(services, actor_id=None, operator_id=found.id, **changes)
 

@@ -113,6 +113,7 @@ def test_kb_export_and_import_round_trip_through_the_database(
     """
     monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     exported = runner.invoke(app, ["kb", "export"])
     assert exported.exit_code == 0, exported.output
     assert len(json.loads(exported.output)) == 52
@@ -120,7 +121,7 @@ def test_kb_export_and_import_round_trip_through_the_database(
     mine.write_text(
         json.dumps([{"id": "wifi", "question": "C'è il wifi?", "answer": "Sì, rete Ospiti."}])
     )
-    imported = runner.invoke(app, ["kb", "import", str(mine)])
+    imported = runner.invoke(app, ["kb", "import", str(mine), "--yes"])
     assert imported.exit_code == 0, imported.output
     assert "imported 1 items" in imported.output
     bad = tmp_path / "bad.json"

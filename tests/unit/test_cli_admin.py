@@ -127,3 +127,36 @@ def test_downgrade_of_an_empty_database_is_exit_2(
     assert result.exit_code == 2
     assert "nothing to downgrade" in result.stderr
     assert _revision() is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["operator", "list"],
+        ["operator", "disable", "anna"],
+        ["kb", "export"],
+        ["kb", "list"],
+        ["kb", "gaps"],
+        ["chats", "list"],
+        ["chats", "show", "abc"],
+        ["tickets", "list"],
+        ["stats"],
+        ["events"],
+        ["audit"],
+        ["gdpr", "export", "--session", "abc"],
+        ["gdpr", "purge"],
+    ],
+    ids=lambda argv: "-".join(argv[:2]),
+)
+def test_commands_on_a_fresh_data_directory_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """Where no database exists yet, reading (or acting on what exists) says so and makes none."""
+    monkeypatch.setenv("LUCINE_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("LUCINE_SECRET_KEY", raising=False)
+    result = invoke(*argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "does not exist yet" in result.stderr
+    assert not (tmp_path / "fresh").exists()

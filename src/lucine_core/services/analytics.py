@@ -15,6 +15,8 @@ from lucine_core.stats import DayCount, Stats, stats_of
 __all__ = ["daily_counts", "list_events", "stats"]
 
 _MAX_EVENTS = 1000
+_MAX_DAYS = 366
+"""A year of days, leap day included: the longest chart or period."""
 
 
 def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -22,11 +24,24 @@ def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 
-async def stats(services: Services, *, day: date | None = None) -> Stats:
-    """The numbers of ``day`` (today in the shop's time zone by default)."""
+async def stats(
+    services: Services, *, day: date | None = None, through: date | None = None
+) -> Stats:
+    """The numbers of ``day`` (today in the shop's time zone by default).
+
+    With ``through``, the numbers of the days from ``day`` to ``through`` inclusive,
+    added up as one period (``Stats.day`` is then the first day). The team's figures
+    (operators, queue) are always those of now.
+
+    Raises:
+        ValidationError: ``through`` is before ``day``, or the period exceeds 366 days.
+    """
     zone = ZoneInfo(services.policies.timezone)
     day = day or services.clock.now().astimezone(zone).date()
-    since, until = _day_bounds(day, zone)
+    last = through or day
+    if not 0 <= (last - day).days < _MAX_DAYS:
+        raise ValidationError(field="through", reason=f"must be 0-{_MAX_DAYS - 1} days after day")
+    since, until = _day_bounds(day, zone)[0], _day_bounds(last, zone)[1]
     async with services.uow(read_only=True) as uow:
         summary = await uow.events.summarize(since=since, until=until, sla=services.policies.sla)
         loads = await uow.sessions.loads()
@@ -35,15 +50,23 @@ async def stats(services: Services, *, day: date | None = None) -> Stats:
     return stats_of(summary, day=day, operators=operators, waiting_now=waiting)
 
 
-async def daily_counts(services: Services, *, days: int = 14) -> list[DayCount]:
-    """Chats and escalations per day over the last ``days`` days, oldest first."""
-    if not 1 <= days <= 366:  # noqa: PLR2004 - a year of days is the longest chart
-        raise ValidationError(field="days", reason="must be 1-366")
+async def daily_counts(
+    services: Services, *, days: int = 14, last: date | None = None
+) -> list[DayCount]:
+    """Chats and escalations per day over ``days`` days up to ``last``, oldest first.
+
+    ``last`` is today in the shop's time zone by default.
+
+    Raises:
+        ValidationError: ``days`` is not 1-366.
+    """
+    if not 1 <= days <= _MAX_DAYS:
+        raise ValidationError(field="days", reason=f"must be 1-{_MAX_DAYS}")
     zone = ZoneInfo(services.policies.timezone)
-    today = services.clock.now().astimezone(zone).date()
-    window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    end = last or services.clock.now().astimezone(zone).date()
+    window = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
     # Local midnights: a day across a change of clocks is 23 or 25 hours long.
-    bounds = [_day_bounds(d, zone)[0] for d in window] + [_day_bounds(today, zone)[1]]
+    bounds = [_day_bounds(d, zone)[0] for d in window] + [_day_bounds(end, zone)[1]]
     kinds = (EventType.SESSION_STARTED, EventType.ESCALATION_REQUEST)
     async with services.uow(read_only=True) as uow:
         counts = await uow.events.count_per_period(types=kinds, bounds=bounds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from lucine_core import events as ev
-from lucine_core.actors import Actor
+from lucine_core.actors import SYSTEM, Actor
 from lucine_core.enums import AuditAction, Sender, SessionStatus
 from lucine_core.errors import ValidationError
 from lucine_core.messages import Message, MessageMeta
@@ -298,19 +298,21 @@ async def add_note(
 HISTORY_AUDIT_WINDOW = timedelta(minutes=10)
 
 
-async def history(services: Services, *, operator_id: str, session_id: str) -> History:
+async def history(services: Services, *, operator_id: str | None, session_id: str) -> History:
     """Messages, notes, operators involved and state changes of a chat; the view is audited.
 
-    One ``view_history`` line per operator and chat every `HISTORY_AUDIT_WINDOW`: the
+    One ``view_history`` line per reader and chat every `HISTORY_AUDIT_WINDOW`: the
     dashboard re-reads an open chat every few seconds, and a line per read would drown
-    the trail.
+    the trail. ``operator_id`` None is the command line, audited as ``system``.
 
     Raises:
+        AuthenticationError: unknown or disabled operator.
         NotFoundError: unknown session.
     """
 
     async def work(uow: UnitOfWork) -> History:
-        await active_operator(uow, operator_id)
+        if operator_id is not None:
+            await active_operator(uow, operator_id)
         session = await uow.sessions.get(session_id)
         messages = await uow.messages.list(session_id)
         notes = await uow.notes.list(session_id)
@@ -323,7 +325,8 @@ async def history(services: Services, *, operator_id: str, session_id: str) -> H
         operators = [
             o.view(loads.get(o.id, 0)) for o in await uow.operators.list() if o.id in involved
         ]
-        actor, now = Actor.operator(operator_id), services.clock.now()
+        actor = SYSTEM if operator_id is None else Actor.operator(operator_id)
+        now = services.clock.now()
         recent = await uow.audit.list(
             since=now - HISTORY_AUDIT_WINDOW, actor=str(actor), subject=session_id
         )

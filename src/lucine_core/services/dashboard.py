@@ -16,7 +16,14 @@ from lucine_core.services.views import ChatSummary
 from lucine_core.session import HELD, ChatSession
 from lucine_core.sla import check
 
-__all__ = ["PREVIEW_LENGTH", "ChatFilter", "active_chats", "pending_chats", "preview"]
+__all__ = [
+    "PREVIEW_LENGTH",
+    "ChatFilter",
+    "active_chats",
+    "list_chats",
+    "pending_chats",
+    "preview",
+]
 
 PREVIEW_LENGTH = 160
 """The most of a message a list row carries: enough to choose a chat by."""
@@ -153,8 +160,27 @@ async def active_chats(
         ChatFilter.UNASSIGNED: (SessionStatus.ACTIVE, SessionStatus.IDLE),
         ChatFilter.ALL: _OPEN,
     }[chat_filter]
+    return await list_chats(services, statuses=statuses, limit=limit)
+
+
+async def list_chats(
+    services: Services,
+    *,
+    statuses: Sequence[SessionStatus] | None = None,
+    operator_id: str | None = None,
+    limit: int = 200,
+) -> Sequence[ChatSummary]:
+    """Chats in ``statuses`` (closed ones too; the open ones if None), newest activity first.
+
+    With ``operator_id``, only the chats that operator holds now.
+    """
+    statuses = _OPEN if statuses is None else statuses
+    if operator_id is not None:
+        statuses = [s for s in statuses if s in HELD]
+        if not statuses:
+            return []
     async with services.uow(read_only=True) as uow:
         context = await queue_context(uow, services)
         waiting = {e.session_id: e for e in context.waiting}
-        found = await uow.sessions.list(statuses=statuses, limit=limit)
+        found = await uow.sessions.list(statuses=statuses, operator_id=operator_id, limit=limit)
         return await _summaries(uow, services, found, waiting, context)

@@ -1,4 +1,4 @@
-"""Knowledge-base management: browse, search, add, edit and delete items; try a question.
+"""Knowledge-base management: browse, search, add, edit, delete and import items; try a question.
 
 Every operator may read the knowledge base and try questions; only admins change it, and
 each change is written to the audit trail. The knowledge base is its own port (not part
@@ -7,12 +7,14 @@ of the unit of work), so a change is made first and audited right after.
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from collections.abc import Sequence
 
 import attrs
 
 from lucine_core import escalation as esc
-from lucine_core.actors import Actor
+from lucine_core.actors import SYSTEM, Actor
 from lucine_core.enums import AuditAction, EscalationReason, Language
 from lucine_core.errors import ConflictError, NotFoundError
 from lucine_core.kb import KnowledgeBaseItem, RetrievedItem, Turn, item_matches, new_item
@@ -21,19 +23,25 @@ from lucine_core.ports import UnitOfWork
 from lucine_core.services.answering import compose_answer
 from lucine_core.services.common import active_operator, require_admin, write_audit
 from lucine_core.services.context import Services, transaction
-from lucine_core.text import clean_text
+from lucine_core.text import clean_text, fold
 
 __all__ = [
+    "ChangedItem",
+    "KbChanges",
     "Trial",
+    "compare_kb",
     "create_kb_item",
     "delete_kb_item",
     "get_kb_item",
+    "import_kb",
     "list_kb_items",
     "try_question",
     "update_kb_item",
 ]
 
 _MAX_QUERY = 200
+_FIELDS = ("question", "answer", "keywords", "language")
+_WORD = re.compile(r"\w+")
 
 
 @attrs.frozen(kw_only=True)
@@ -195,3 +203,131 @@ async def try_question(
         offer_human=composed.decision.offer,
         reasons=composed.decision.reasons,
     )
+
+
+@attrs.frozen(kw_only=True)
+class ChangedItem:
+    """An item of an import whose id is stored with other content.
+
+    Attributes:
+        id: The item's id.
+        fields: What differs: ``question``, ``answer``, ``keywords``, ``language``.
+    """
+
+    id: str
+    fields: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class KbChanges:
+    """What importing items does to the stored knowledge base (an import replaces it all).
+
+    Changed items are the ordinary edit-the-file-and-import-again; the two kinds of
+    conflict are what a careful editor would want pointed out before importing, since
+    neither is refused:
+
+    Attributes:
+        new: Ids imported that are not stored, in the import's order.
+        changed: Items stored under the same id with other content.
+        removed: Stored ids the import does not have, by id.
+        unchanged: How many imported items are stored exactly so.
+        same_question: Groups of imported ids asking the same question in the same
+            language (case, accents, spaces and punctuation aside): retrieval cannot tell them
+            apart, so a visitor may get either answer.
+        renamed: ``(removed id, new id)`` pairs asking the same question in the same
+            language: probably one item whose id was changed, which breaks the links to it
+            (sources cited in earlier chats, labelled evaluation sets).
+    """
+
+    new: tuple[str, ...] = ()
+    changed: tuple[ChangedItem, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    same_question: tuple[tuple[str, ...], ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def replaces_stored(self) -> bool:
+        """Whether the import would change or remove a stored item."""
+        return bool(self.changed or self.removed)
+
+
+def _question_key(item: KnowledgeBaseItem) -> tuple[str, Language]:
+    return "".join(_WORD.findall(fold(item.question))), item.language
+
+
+def compare_kb(
+    stored: Sequence[KnowledgeBaseItem], incoming: Sequence[KnowledgeBaseItem]
+) -> KbChanges:
+    """What replacing the ``stored`` items by the ``incoming`` ones would change.
+
+    >>> old = [KnowledgeBaseItem(id="a", question="Orari?", answer="9-18")]
+    >>> new = [KnowledgeBaseItem(id="b", question="orari", answer="9-18")]
+    >>> changes = compare_kb(old, new)
+    >>> changes.new, changes.removed, changes.renamed
+    (('b',), ('a',), (('a', 'b'),))
+    """
+    by_id = {item.id: item for item in stored}
+    incoming_ids = {item.id for item in incoming}
+    new: list[str] = []
+    changed: list[ChangedItem] = []
+    for item in incoming:
+        old = by_id.get(item.id)
+        if old is None:
+            new.append(item.id)
+            continue
+        fields = tuple(f for f in _FIELDS if getattr(old, f) != getattr(item, f))
+        if fields:
+            changed.append(ChangedItem(id=item.id, fields=fields))
+    removed = sorted(item_id for item_id in by_id if item_id not in incoming_ids)
+    asking: dict[tuple[str, Language], list[str]] = defaultdict(list)
+    for item in incoming:
+        asking[_question_key(item)].append(item.id)
+    added = set(new)
+    renamed = [
+        (item_id, successors[0])
+        for item_id in removed
+        if (successors := [i for i in asking.get(_question_key(by_id[item_id]), ()) if i in added])
+    ]
+    return KbChanges(
+        new=tuple(new),
+        changed=tuple(changed),
+        removed=tuple(removed),
+        unchanged=len(incoming) - len(new) - len(changed),
+        same_question=tuple(tuple(ids) for ids in asking.values() if len(ids) > 1),
+        renamed=tuple(renamed),
+    )
+
+
+async def import_kb(
+    services: Services, *, actor_id: str | None, items: Sequence[KnowledgeBaseItem]
+) -> KbChanges:
+    """Replace the whole knowledge base with ``items`` at once; every change is audited.
+
+    ``actor_id`` None is the local command line (audited as ``system``). Each new,
+    changed and removed item gets its own audit entry (``via=import``), so the trail
+    says when every item last changed.
+
+    Raises:
+        ValidationError: two items share an id; nothing is changed then.
+        PermissionDeniedError: the actor is not an admin.
+    """
+    actor = SYSTEM
+    if actor_id is not None:
+        await _require_admin(services, actor_id, "change the knowledge base")
+        actor = Actor.operator(actor_id)
+    changes = compare_kb(await services.kb.list_items(), items)
+    await services.kb.replace_all(items)
+    entries = [
+        *((AuditAction.CREATE_KB_ITEM, item_id) for item_id in changes.new),
+        *((AuditAction.UPDATE_KB_ITEM, item.id) for item in changes.changed),
+        *((AuditAction.DELETE_KB_ITEM, item_id) for item_id in changes.removed),
+    ]
+
+    async def write(uow: UnitOfWork) -> None:
+        now = services.clock.now()
+        for action, item_id in entries:
+            await write_audit(uow, actor, action, now, item_id, via="import")
+
+    await transaction(services, write)
+    return changes

@@ -47,6 +47,14 @@ def _serialise(_instance: object, _field: object, value: Any) -> Any:
     return value
 
 
+async def _admin_or_system(uow: UnitOfWork, actor_id: str | None, action: str) -> Actor:
+    """Who acts: an admin (checked) or, for ``None``, the local command line as SYSTEM."""
+    if actor_id is None:
+        return SYSTEM
+    require_admin(await active_operator(uow, actor_id), action)
+    return Actor.operator(actor_id)
+
+
 def to_jsonable(obj: Any) -> Any:
     """An attrs instance (or a list of them) as JSON-able dicts."""
     if isinstance(obj, list | tuple):
@@ -67,8 +75,12 @@ async def _session_bundle(uow: UnitOfWork, session_id: str) -> dict[str, Any]:
     }
 
 
-async def export_session(services: Services, *, actor_id: str, session_id: str) -> dict[str, Any]:
+async def export_session(
+    services: Services, *, actor_id: str | None, session_id: str
+) -> dict[str, Any]:
     """Everything stored about one session, as JSON-able data; the export is audited.
+
+    ``actor_id`` None is the local command line, audited as ``system``.
 
     Raises:
         NotFoundError: unknown session.
@@ -76,11 +88,9 @@ async def export_session(services: Services, *, actor_id: str, session_id: str) 
     """
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        require_admin(await active_operator(uow, actor_id), "export data")
+        actor = await _admin_or_system(uow, actor_id, "export data")
         bundle = await _session_bundle(uow, session_id)
-        await write_audit(
-            uow, Actor.operator(actor_id), AuditAction.EXPORT, services.clock.now(), session_id
-        )
+        await write_audit(uow, actor, AuditAction.EXPORT, services.clock.now(), session_id)
         return bundle
 
     return await transaction(services, work)
@@ -90,18 +100,25 @@ def _email_subject(email: str) -> str:
     return "email-sha256:" + hashlib.sha256(email.encode()).hexdigest()[:16]
 
 
-async def export_contact(services: Services, *, actor_id: str, email: str) -> dict[str, Any]:
-    """Everything stored about a contact e-mail: their tickets and the chats they came from."""
+async def export_contact(services: Services, *, actor_id: str | None, email: str) -> dict[str, Any]:
+    """Everything stored about a contact e-mail: their tickets and the chats they came from.
+
+    ``actor_id`` None is the local command line, audited as ``system``.
+
+    Raises:
+        ValidationError: not an e-mail address.
+        PermissionDeniedError: the actor is not an admin.
+    """
     address = normalise_email(email)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        require_admin(await active_operator(uow, actor_id), "export data")
+        actor = await _admin_or_system(uow, actor_id, "export data")
         tickets = await uow.tickets.list(email=address, limit=10_000)
         session_ids = sorted({t.session_id for t in tickets if t.session_id})
         sessions = [await _session_bundle(uow, sid) for sid in session_ids]
         await write_audit(
             uow,
-            Actor.operator(actor_id),
+            actor,
             AuditAction.EXPORT,
             services.clock.now(),
             _email_subject(address),
@@ -124,8 +141,10 @@ async def _erase_session(uow: UnitOfWork, session_id: str) -> int:
     return removed + 1
 
 
-async def erase_session(services: Services, *, actor_id: str, session_id: str) -> int:
+async def erase_session(services: Services, *, actor_id: str | None, session_id: str) -> int:
     """Delete everything about one session; returns how many records went.
+
+    ``actor_id`` None is the local command line, audited as ``system``.
 
     Raises:
         NotFoundError: unknown session.
@@ -133,12 +152,12 @@ async def erase_session(services: Services, *, actor_id: str, session_id: str) -
     """
 
     async def work(uow: UnitOfWork) -> int:
-        require_admin(await active_operator(uow, actor_id), "erase data")
+        actor = await _admin_or_system(uow, actor_id, "erase data")
         await uow.sessions.get(session_id)
         removed = await _erase_session(uow, session_id)
         await write_audit(
             uow,
-            Actor.operator(actor_id),
+            actor,
             AuditAction.ERASE,
             services.clock.now(),
             session_id,
@@ -149,12 +168,19 @@ async def erase_session(services: Services, *, actor_id: str, session_id: str) -
     return await transaction(services, work)
 
 
-async def erase_contact(services: Services, *, actor_id: str, email: str) -> int:
-    """Delete a contact's tickets and the chats they came from; returns how many records went."""
+async def erase_contact(services: Services, *, actor_id: str | None, email: str) -> int:
+    """Delete a contact's tickets and the chats they came from; returns how many records went.
+
+    ``actor_id`` None is the local command line, audited as ``system``.
+
+    Raises:
+        ValidationError: not an e-mail address.
+        PermissionDeniedError: the actor is not an admin.
+    """
     address = normalise_email(email)
 
     async def work(uow: UnitOfWork) -> int:
-        require_admin(await active_operator(uow, actor_id), "erase data")
+        actor = await _admin_or_system(uow, actor_id, "erase data")
         tickets = await uow.tickets.list(email=address, limit=10_000)
         removed = 0
         for sid in sorted({t.session_id for t in tickets if t.session_id}):
@@ -164,7 +190,7 @@ async def erase_contact(services: Services, *, actor_id: str, email: str) -> int
             removed += 1
         await write_audit(
             uow,
-            Actor.operator(actor_id),
+            actor,
             AuditAction.ERASE,
             services.clock.now(),
             _email_subject(address),
@@ -213,23 +239,25 @@ async def purge_expired(services: Services, *, batch: int = 1000) -> PurgeReport
 async def audit_trail(
     services: Services,
     *,
-    actor_id: str,
+    actor_id: str | None,
     since: datetime | None = None,
+    actor: str | None = None,
     subject: str | None = None,
     limit: int = 200,
 ) -> Sequence[AuditEntry]:
     """The audit trail, newest first; reading it is itself audited.
+
+    ``actor_id`` is who reads it (None: the local command line, audited as ``system``);
+    ``actor`` keeps only the entries of one actor (``system``, ``operator:<id>``).
 
     Raises:
         PermissionDeniedError: the actor is not an admin.
     """
 
     async def work(uow: UnitOfWork) -> Sequence[AuditEntry]:
-        require_admin(await active_operator(uow, actor_id), "read the audit trail")
-        entries = await uow.audit.list(since=since, subject=subject, limit=limit)
-        await write_audit(
-            uow, Actor.operator(actor_id), AuditAction.VIEW_AUDIT, services.clock.now()
-        )
+        reader = await _admin_or_system(uow, actor_id, "read the audit trail")
+        entries = await uow.audit.list(since=since, actor=actor, subject=subject, limit=limit)
+        await write_audit(uow, reader, AuditAction.VIEW_AUDIT, services.clock.now())
         return entries
 
     return await transaction(services, work)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lucine_core import events as ev
-from lucine_core.actors import Actor
+from lucine_core.actors import SYSTEM, Actor
 from lucine_core.enums import (
     AuditAction,
     Language,
@@ -32,7 +32,7 @@ from lucine_core.services.common import (
 from lucine_core.services.context import Services, publish_all, transaction
 from lucine_core.services.handoff import assign_waiting, notify_safely
 from lucine_core.session import ChatSession
-from lucine_core.sla import reprioritised_due
+from lucine_core.sla import SlaCheck, check, reprioritised_due
 from lucine_core.text import clean_text
 from lucine_core.tickets import Contact, Ticket, TranscriptLine
 
@@ -43,6 +43,7 @@ __all__ = [
     "create_ticket_from_widget",
     "get_ticket",
     "list_tickets",
+    "ticket_sla",
     "update_ticket",
 ]
 
@@ -346,10 +347,23 @@ async def get_ticket(services: Services, *, ticket_id: str) -> Ticket:
         return await uow.tickets.get(ticket_id)
 
 
+def ticket_sla(services: Services, ticket: Ticket) -> SlaCheck:
+    """The ticket's resolution clock measured now: OK, WARNING, BREACHED, MET or MISSED."""
+    return check(
+        started_at=ticket.created_at,
+        target=ticket.due_at - ticket.created_at,
+        now=services.clock.now(),
+        # A ticket closed without being resolved stops its clock when it was closed.
+        done_at=ticket.resolved_at
+        or (ticket.updated_at if ticket.status is TicketStatus.CLOSED else None),
+        warning_ratio=services.policies.sla.warning_ratio,
+    )
+
+
 async def update_ticket(
     services: Services,
     *,
-    operator_id: str,
+    operator_id: str | None,
     ticket_id: str,
     status: TicketStatus | None = None,
     priority: TicketPriority | None = None,
@@ -359,7 +373,8 @@ async def update_ticket(
 
     A new priority restarts the resolution clock from now, but a due time already
     promised never moves earlier (sla.reprioritised_due): priority orders the work,
-    the promise stands.
+    the promise stands. ``operator_id`` None is the local command line, audited as
+    ``system``.
 
     Raises:
         ConflictError: a status move that is not allowed (out of CLOSED).
@@ -367,7 +382,10 @@ async def update_ticket(
     """
 
     async def work(uow: UnitOfWork) -> Ticket:
-        await active_operator(uow, operator_id)
+        actor = SYSTEM
+        if operator_id is not None:
+            await active_operator(uow, operator_id)
+            actor = Actor.operator(operator_id)
         ticket = await uow.tickets.get(ticket_id)
         now = services.clock.now()
         details: dict[str, str] = {}
@@ -386,9 +404,7 @@ async def update_ticket(
         ticket.updated_at = now
         await uow.tickets.update(ticket)
         await uow.events.add(ticket.take_events())
-        await write_audit(
-            uow, Actor.operator(operator_id), AuditAction.UPDATE_TICKET, now, ticket_id, **details
-        )
+        await write_audit(uow, actor, AuditAction.UPDATE_TICKET, now, ticket_id, **details)
         return ticket
 
     ticket = await transaction(services, work)
