@@ -32,6 +32,7 @@ __all__ = [
     "parse_day",
     "parse_since",
     "short",
+    "since_option",
     "usernames",
 ]
 
@@ -131,6 +132,14 @@ def parse_since(text: str, zone: tzinfo) -> datetime:
             f"--since {text!r} is neither a date (YYYY-MM-DD) nor an ISO datetime"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def since_option(text: str | None, zone: tzinfo) -> datetime | None:
+    """``--since`` read by `parse_since` (None when not given), or exit 2 saying why."""
+    try:
+        return None if text is None else parse_since(text, zone)
+    except ValueError as error:
+        fail(str(error))
 
 
 def json_text(data: object) -> str:

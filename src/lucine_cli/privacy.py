@@ -19,8 +19,8 @@ from lucine_cli.display import (
     iso,
     json_text,
     local_zone,
-    parse_since,
     short,
+    since_option,
     usernames,
 )
 from lucine_core.actors import SYSTEM, Actor
@@ -184,10 +184,7 @@ def audit(
     check_limit(limit, _AUDIT_PAGE)
     settings = load_settings()
     zone = local_zone(settings)
-    try:
-        start = None if since is None else parse_since(since, zone)
-    except ValueError as error:
-        fail(str(error))
+    start = since_option(since, zone)
 
     async def read() -> tuple[list[AuditEntry], dict[str, str]]:
         async with database_services(settings, writes=False) as services:

@@ -14,7 +14,7 @@ import typer
 
 from lucine_adapters.settings import Settings
 from lucine_cli.common import database_services, fail, load_settings, run
-from lucine_cli.display import echo_json, iso, local, local_zone, parse_day, parse_since
+from lucine_cli.display import echo_json, iso, local, local_zone, parse_day, since_option
 from lucine_core.enums import EventType
 from lucine_core.events import AnalyticsEvent
 from lucine_core.services import analytics
@@ -206,10 +206,7 @@ def events(
     zone = local_zone(settings)
     if event_type is not None and event_type not in {t.value for t in EventType}:
         fail(f"unknown event type {event_type!r}; known: {_known_types()}")
-    try:
-        start = None if since is None else parse_since(since, zone)
-    except ValueError as error:
-        fail(str(error))
+    start = since_option(since, zone)
 
     async def read() -> Sequence[AnalyticsEvent]:
         async with database_services(settings, writes=False) as services:
