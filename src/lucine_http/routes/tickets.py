@@ -12,8 +12,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from lucine_core.enums import TicketPriority, TicketStatus
 from lucine_core.operators import Operator
-from lucine_core.services.tickets import create_ticket, get_ticket, list_tickets, update_ticket
-from lucine_core.sla import check
+from lucine_core.services.tickets import (
+    create_ticket,
+    get_ticket,
+    list_tickets,
+    ticket_sla,
+    update_ticket,
+)
 from lucine_core.tickets import Contact, Ticket
 from lucine_http.deps import App, current_operator
 from lucine_http.routes.operators import SlaOut
@@ -90,15 +95,7 @@ class TicketPatch(Camel):
 
 def ticket_out(ticket: Ticket, app: App) -> TicketOut:
     """The wire form of a ticket; the SLA is measured at the services' clock."""
-    sla = check(
-        started_at=ticket.created_at,
-        target=ticket.due_at - ticket.created_at,
-        now=app.services.clock.now(),
-        # A ticket closed without being resolved stops its clock when it was closed.
-        done_at=ticket.resolved_at
-        or (ticket.updated_at if ticket.status is TicketStatus.CLOSED else None),
-        warning_ratio=app.services.policies.sla.warning_ratio,
-    )
+    sla = ticket_sla(app.services, ticket)
     contact = ticket.contact
     return TicketOut(
         id=ticket.id,
